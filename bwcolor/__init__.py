@@ -1,0 +1,26 @@
+"""bwcolor: colorize black-and-white photographs with deep learning.
+
+>>> from bwcolor import load_model, colorize_image
+>>> model = load_model("fusion")            # or a checkpoint path
+>>> rgb = colorize_image(model, gray_array)  # same size and dtype as the input
+"""
+
+__version__ = "0.1.0"
+
+# The public API is imported lazily so that `bwcolor --help` does not wait for torch.
+_API = {
+    "colorize_image": "bwcolor.colorize",
+    "create_model": "bwcolor.models",
+    "list_models": "bwcolor.models",
+    "load_model": "bwcolor.checkpoint",
+    "save_checkpoint": "bwcolor.checkpoint",
+}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'bwcolor' has no attribute {name!r}")

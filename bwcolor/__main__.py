@@ -1,0 +1,3 @@
+from bwcolor.cli import run
+
+run()

@@ -1,0 +1,237 @@
+"""Batch colorization of many files: plan outputs, then decode, infer and encode in a pipeline.
+
+Decoding (and the L computation) and encoding (upsampling, merge, write) run in worker threads
+while the main thread runs the network on batches of images that share a render shape, so the
+CPU or GPU never waits for file I/O. Every output is written atomically; existing outputs are
+skipped (unless ``overwrite``), so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from torch import nn
+
+from bwcolor import colorize as core
+from bwcolor.errors import ImageError, UsageError
+from bwcolor.inputs import InputProblem, Source
+from bwcolor.io import DEFAULT_MAX_PIXELS, Picture, encode_image, format_of, output_path, read_image, write_atomic
+
+
+@dataclass
+class Options:
+    out_dir: Path
+    fmt: str | None = None  # None: keep each input's format
+    overwrite: bool = False
+    batch_size: int = 8
+    workers: int = 2
+    quality: int = 95
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    render_size: int | None = None
+
+
+@dataclass
+class Job:
+    source: Path
+    output: Path
+
+
+@dataclass
+class FileResult:
+    source: str
+    status: str  # "done", "skipped" or "failed"
+    output: str | None = None
+    message: str = ""
+    had_colour: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    colour_inputs: int = 0
+    seconds: float = 0.0
+    failures: list[FileResult] = field(default_factory=list)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, result: FileResult) -> None:
+        if result.status == "done":
+            self.done += 1
+            self.colour_inputs += result.had_colour
+        elif result.status == "skipped":
+            self.skipped += 1
+        else:
+            self.failed += 1
+            self.failures.append(result)
+
+    def to_dict(self) -> dict:
+        return {
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "colour_inputs": self.colour_inputs,
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.images_per_second, 3),
+            "failures": [{"file": f.source, "error": f.message} for f in self.failures],
+        }
+
+
+def plan(
+    sources: list[Source], options: Options
+) -> tuple[list[Job], list[FileResult]]:
+    """Map sources to outputs; return the jobs to run and the files already settled.
+
+    Raises :class:`UsageError` if an output would overwrite an input. Two inputs mapping to one
+    output (``a.jpg`` and ``a.png`` with ``--format png``) fail the second, never overwrite.
+    """
+    inputs = {s.path.resolve(): s for s in sources}
+    jobs: list[Job] = []
+    settled: list[FileResult] = []
+    claimed: dict[Path, Path] = {}
+    for src in sources:
+        out = options.out_dir / output_path(src.relative, options.fmt)
+        key = out.resolve()
+        if key in inputs:
+            raise UsageError(
+                f"{src.path}: its output {out} would overwrite an input; choose another --output folder"
+            )
+        if key in claimed:
+            settled.append(
+                FileResult(str(src.path), "failed", str(out), f"same output name as {claimed[key]} ({out}); not written")
+            )
+            continue
+        claimed[key] = src.path
+        if out.exists() and not options.overwrite:
+            settled.append(FileResult(str(src.path), "skipped", str(out), "output exists"))
+            continue
+        jobs.append(Job(src.path, out))
+    return jobs, settled
+
+
+@dataclass
+class _Decoded:
+    job: Job
+    picture: Picture
+    lum: core.Luminance
+    net_input: np.ndarray
+
+
+def _decode(job: Job, options: Options, render_size: int, norm) -> _Decoded:
+    picture = read_image(job.source, options.max_pixels)
+    lum = core.luminance(picture)
+    return _Decoded(job, picture, lum, core.network_input(lum.lum, render_size, norm))
+
+
+def _encode(item: _Decoded, ab: np.ndarray, options: Options) -> FileResult:
+    rgb = core.finish(item.lum.lum, ab)
+    pixels = core.to_output_pixels(rgb, item.picture)
+    fmt = options.fmt or format_of(item.job.output)
+    data = encode_image(pixels, item.picture.alpha, fmt, options.quality)
+    try:
+        write_atomic(item.job.output, data)
+    except OSError as exc:
+        raise ImageError(f"cannot write {item.job.output}: {exc.strerror or exc}") from None
+    return FileResult(
+        str(item.job.source), "done", str(item.job.output), had_colour=item.lum.had_colour, notes=item.picture.notes
+    )
+
+
+def run_jobs(
+    jobs: list[Job],
+    model: nn.Module,
+    options: Options,
+    on_result: Callable[[FileResult], None] | None = None,
+    summary: Summary | None = None,
+) -> Summary:
+    """Colorize ``jobs`` with ``model``; ``on_result`` is called once per file as it finishes.
+
+    Results are added to ``summary`` (a new one if None), which stays valid if interrupted.
+    """
+    summary = summary if summary is not None else Summary()
+    report = on_result or (lambda r: None)
+    render_size = core.render_size_of(model, options.render_size)
+    norm = core.normalisation_of(model)
+    window = max(2, options.workers * 2 + options.batch_size)
+    start = time.perf_counter()
+
+    def settle(result: FileResult) -> None:
+        summary.add(result)
+        report(result)
+
+    def fail(job: Job, exc: Exception) -> None:
+        message = str(exc) if isinstance(exc, ImageError) else f"unexpected {type(exc).__name__}: {exc}"
+        settle(FileResult(str(job.source), "failed", str(job.output), message))
+
+    with ThreadPoolExecutor(options.workers, "bwcolor-decode") as decoders, ThreadPoolExecutor(
+        options.workers, "bwcolor-encode"
+    ) as encoders:
+        decoding: deque[tuple[Job, Future]] = deque()
+        encoding: deque[tuple[Job, Future]] = deque()
+        groups: dict[tuple[int, int], list[_Decoded]] = {}
+        todo = iter(jobs)
+
+        def drain_encoded(keep: int) -> None:
+            """Settle finished encodes in order; wait for the oldest while more than ``keep`` pend."""
+            while encoding:
+                job, fut = encoding[0]
+                if len(encoding) <= keep and not fut.done():
+                    return
+                encoding.popleft()
+                try:
+                    settle(fut.result())
+                except Exception as exc:  # noqa: BLE001 - one file's failure never stops the batch
+                    fail(job, exc)
+
+        def infer(items: list[_Decoded]) -> None:
+            ab = core.predict_ab(model, np.stack([it.net_input for it in items]))
+            for item, ab_one in zip(items, ab):
+                encoding.append((item.job, encoders.submit(_encode, item, ab_one, options)))
+            drain_encoded(keep=window)
+
+        def fill() -> None:
+            while len(decoding) < window:
+                job = next(todo, None)
+                if job is None:
+                    return
+                decoding.append((job, decoders.submit(_decode, job, options, render_size, norm)))
+
+        try:
+            fill()
+            while decoding:
+                job, fut = decoding.popleft()
+                fill()
+                try:
+                    item = fut.result()
+                except Exception as exc:  # noqa: BLE001 - one file's failure never stops the batch
+                    fail(job, exc)
+                    continue
+                group = groups.setdefault(item.net_input.shape, [])
+                group.append(item)
+                if len(group) >= options.batch_size:
+                    infer(groups.pop(item.net_input.shape))
+                drain_encoded(keep=window)
+            for shape in list(groups):
+                infer(groups.pop(shape))
+            drain_encoded(keep=0)
+        except BaseException:
+            for _, fut in decoding:
+                fut.cancel()
+            raise
+        finally:
+            summary.seconds += time.perf_counter() - start
+    return summary
+
+
+def problems_as_results(problems: list[InputProblem]) -> list[FileResult]:
+    return [FileResult(p.input, "failed", None, p.message) for p in problems]

@@ -1,0 +1,162 @@
+"""The one checkpoint format: a safetensors file whose header holds the model's name and config.
+
+Loading never executes code from the file (safetensors holds only tensors and strings). A
+pickled PyTorch file (``torch.save``) is refused with an explanation.
+
+Header metadata (all strings): ``bwcolor`` (format version), ``model`` (registry name),
+``config`` (JSON), ``normalisation`` (JSON), ``meta`` (JSON: training details, free-form).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from bwcolor.errors import ModelError
+from bwcolor.lab import Normalisation
+from bwcolor.models import create_model, list_models
+
+FORMAT_VERSION = "1"
+SUFFIX = ".safetensors"
+WEIGHTS_ENV = "BWCOLOR_WEIGHTS_DIR"
+
+
+def weights_dir() -> Path:
+    """Folder of the shipped weights: $BWCOLOR_WEIGHTS_DIR, else ``weights/`` of the project."""
+    env = os.environ.get(WEIGHTS_ENV)
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "weights"
+
+
+def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors a checkpoint holds (frozen pretrained backbones are left out)."""
+    getter = getattr(model, "trainable_state_dict", None)
+    state = getter() if getter else model.state_dict()
+    return {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+
+
+def save_checkpoint(
+    model: nn.Module,
+    path: str | Path,
+    normalisation: Normalisation | None = None,
+    meta: dict[str, Any] | None = None,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write ``model`` (and optional extra tensors, e.g. optimizer state) atomically to ``path``."""
+    path = Path(path)
+    normalisation = normalisation or getattr(model, "normalisation", None) or Normalisation()
+    tensors = model_state(model)
+    for key, value in (extra_tensors or {}).items():
+        tensors[f"extra/{key}"] = value.detach().to("cpu").contiguous()
+    header = {
+        "bwcolor": FORMAT_VERSION,
+        "model": model.model_name,
+        "config": json.dumps(asdict(model.config)),
+        "normalisation": json.dumps(normalisation.to_dict()),
+        "meta": json.dumps(meta or {}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=header)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read a checkpoint's header (decoded JSON) and tensors; :class:`ModelError` if invalid."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: checkpoint not found")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        raise ModelError(
+            f"{path}: a pickled PyTorch file is refused, because loading a pickle can run code; "
+            "bwcolor checkpoints are .safetensors files written by bwcolor train"
+        )
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, struct.error, ValueError) as exc:
+        raise ModelError(f"{path}: not a valid checkpoint or truncated ({exc})") from None
+    if raw.get("bwcolor") != FORMAT_VERSION or "model" not in raw:
+        raise ModelError(f"{path}: a safetensors file, but not a bwcolor checkpoint (no bwcolor header)")
+    try:
+        header = {
+            "bwcolor": raw["bwcolor"],
+            "model": raw["model"],
+            "config": json.loads(raw.get("config", "{}")),
+            "normalisation": json.loads(raw.get("normalisation", "{}")),
+            "meta": json.loads(raw.get("meta", "{}")),
+        }
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: corrupt checkpoint header ({exc})") from None
+    return header, tensors
+
+
+def load_model(
+    name_or_path: str | Path,
+    device: str | torch.device = "cpu",
+    backbone_weights: str | None = None,
+) -> nn.Module:
+    """Load a trained model, in eval mode on ``device``.
+
+    ``name_or_path`` is a model name (``fusion``, ``baseline``: the shipped weights in
+    :func:`weights_dir`) or the path of a checkpoint written by ``bwcolor train``.
+    ``backbone_weights`` names the local ImageNet weights of a backbone that no package ships.
+    """
+    path = Path(name_or_path)
+    if str(name_or_path) in list_models() and not path.exists():
+        path = weights_dir() / f"{name_or_path}{SUFFIX}"
+        if not path.is_file():
+            raise ModelError(
+                f"no trained weights for model {name_or_path!r} (looked for {path}); "
+                "train some with 'bwcolor train' and pass the checkpoint's path"
+            )
+    header, tensors = read_checkpoint(path)
+    config = dict(header["config"])
+    if backbone_weights is not None:
+        config["backbone_weights"] = backbone_weights
+    try:
+        model = create_model(header["model"], **config)
+    except (KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: {exc.args[0] if exc.args else exc}") from None
+    except RuntimeError as exc:  # e.g. missing backbone weights
+        raise ModelError(str(exc)) from None
+    weights = {k: v for k, v in tensors.items() if not k.startswith("extra/")}
+    expected = model_state(model)
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise ModelError(
+            f"{path}: weights do not match the {header['model']!r} config "
+            f"(missing {len(missing)}, unexpected {len(unexpected)}: "
+            f"{', '.join((missing + unexpected)[:3])})"
+        )
+    for key, value in weights.items():
+        if value.shape != expected[key].shape:
+            raise ModelError(
+                f"{path}: weights do not match the config: {key} has shape "
+                f"{tuple(value.shape)}, expected {tuple(expected[key].shape)}"
+            )
+    model.load_state_dict(weights, strict=False)
+    model.normalisation = Normalisation.from_dict(header["normalisation"] or Normalisation().to_dict())
+    model.checkpoint = {"path": str(path), "meta": header["meta"]}
+    return model.to(device).eval()

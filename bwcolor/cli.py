@@ -1,0 +1,181 @@
+"""The ``bwcolor`` command line: a thin Typer layer over the core package.
+
+Exit codes: 0 everything done (or already done), 1 some files failed, 2 usage error (bad
+option, missing or invalid model, an output that would overwrite an input), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from bwcolor import __version__
+from bwcolor.errors import BwcolorError, UsageError
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    name="bwcolor",
+    help="Colorize black-and-white photographs with deep learning.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def error_line(subject: str, message: str) -> None:
+    """One line on stderr naming the file (or input) and the cause."""
+    err.print(f"bwcolor: error: {subject}: {message}", markup=False)
+
+
+def fail_usage(message: str) -> typer.Exit:
+    err.print(f"bwcolor: error: {message}", markup=False)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bwcolor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = None,
+) -> None:
+    """Colorize black-and-white photographs with deep learning."""
+
+
+@app.command()
+def colorize(
+    inputs: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder; mirrors the input tree.")] = Path("colorized"),
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (fusion, baseline) or checkpoint path.")] = "fusion",
+    backbone_weights: Annotated[Optional[str], typer.Option(help="Local ImageNet weights for a backbone no package ships (inception_resnet_v2).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpg, png, tif, webp, bmp. Default: the input's.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist (default: skip them).")] = False,
+    recursive: Annotated[bool, typer.Option(help="Search folders recursively.")] = True,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps; auto takes a GPU when there is one.")] = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per network batch.")] = 8,
+    workers: Annotated[int, typer.Option(min=1, help="Threads decoding and encoding beside inference.")] = 2,
+    render_size: Annotated[Optional[int], typer.Option(min=8, help="Long side the network sees (multiple of 8). Default: the model's.")] = None,
+    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    max_pixels: Annotated[int, typer.Option(min=1, help="Refuse images with more pixels, before decoding.")] = 200_000_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary (errors still shown).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+) -> None:
+    """Colorize black-and-white photos: files, folders or globs, at full resolution.
+
+    Outputs go under --output with the input tree mirrored, in the input's format and bit depth.
+    Inputs are never modified; existing outputs are skipped, so a rerun resumes.
+    """
+    from bwcolor import batch
+    from bwcolor.checkpoint import load_model
+    from bwcolor.device import resolve_device
+    from bwcolor.inputs import expand_inputs
+    from bwcolor.io import normalise_format
+
+    try:
+        if fmt is not None:
+            try:
+                fmt = normalise_format(fmt)
+            except ValueError as exc:
+                raise UsageError(f"--format: {exc}") from None
+        if render_size is not None and render_size % 8:
+            raise UsageError("--render-size must be a multiple of 8")
+        options = batch.Options(output, fmt, overwrite, batch_size, workers, quality, max_pixels, render_size)
+        sources, problems = expand_inputs(inputs, recursive=recursive, exclude=output)
+        jobs, settled = batch.plan(sources, options)
+        net = load_model(model, resolve_device(device), backbone_weights=backbone_weights) if jobs else None
+    except BwcolorError as exc:
+        raise fail_usage(str(exc)) from None
+
+    summary = batch.Summary()
+    for result in batch.problems_as_results(problems) + settled:
+        summary.add(result)
+        if result.status == "failed":
+            error_line(result.source, result.message)
+
+    progress = Progress(
+        TextColumn("[bold]colorizing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet or not jobs, transient=False,
+    )  # fmt: skip
+
+    def on_result(result: batch.FileResult) -> None:
+        if result.status == "failed":
+            progress.console.print(f"bwcolor: error: {result.source}: {result.message}", markup=False)
+        for note in result.notes:
+            progress.console.print(f"bwcolor: note: {result.source}: {note}", markup=False)
+        elapsed = progress.tasks[0].elapsed or 0
+        done = progress.tasks[0].completed + 1
+        progress.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
+
+    interrupted = False
+    with progress:
+        task = progress.add_task("colorize", total=len(jobs), rate="")
+        try:
+            if jobs:
+                batch.run_jobs(jobs, net, options, on_result, summary)
+        except KeyboardInterrupt:
+            interrupted = True
+
+    if as_json:
+        typer.echo(json.dumps({**summary.to_dict(), "output": str(output), "interrupted": interrupted}))
+    elif not quiet:
+        _print_summary(summary, output, interrupted)
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_SOME_FAILED if summary.failed else EXIT_OK)
+
+
+def _print_summary(summary, output: Path, interrupted: bool) -> None:
+    head = "Interrupted" if interrupted else "Done"
+    line = (
+        f"{head}: {summary.done} colorized, {summary.skipped} skipped (output exists), "
+        f"{summary.failed} failed"
+    )
+    if summary.done:
+        line += f" in {summary.seconds:.1f} s ({summary.images_per_second:.2f} images/s)"
+    err.print(line + f". Output: {output}", markup=False)
+    if summary.colour_inputs:
+        err.print(
+            f"{summary.colour_inputs} input(s) were already colour or toned (e.g. sepia): "
+            "colorized from their luminance.",
+            markup=False,
+        )
+
+
+def _not_yet(command: str) -> None:
+    raise fail_usage(f"'bwcolor {command}' is not yet implemented")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train() -> None:
+    """Train a model on a folder of colour photos (not yet implemented)."""
+    _not_yet("train")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def evaluate() -> None:
+    """Score models against colour ground truth: MSE, PSNR, SSIM (not yet implemented)."""
+    _not_yet("evaluate")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def benchmark() -> None:
+    """Compare models on quality, speed and memory (not yet implemented)."""
+    _not_yet("benchmark")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,107 @@
+"""Colorizing one image: L in, predicted ab out, recombined with the full-resolution L.
+
+The network sees an aspect-preserving resize of L (long side = the model's render size, sides
+multiples of 8); its ab prediction is upsampled bilinearly to the original size and merged with
+the ORIGINAL L, so no detail or resolution is lost and the output's lightness is the input's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from bwcolor import lab
+from bwcolor.io import Picture, from_float, to_float
+
+#: Mean Lab chroma above which an input counts as already colour (or toned, e.g. sepia).
+COLOUR_CHROMA = 3.0
+
+
+@dataclass
+class Luminance:
+    """What the network needs of a picture: its full-resolution L and whether it had colour."""
+
+    lum: np.ndarray  # (H, W) float32, CIE L in [0, 100]
+    had_colour: bool
+
+
+def luminance(picture: Picture) -> Luminance:
+    """Full-resolution CIE L of a picture; colour or toned inputs give their luminance."""
+    px = picture.pixels
+    if px.ndim == 2:
+        return Luminance(lab.lightness_of_gray(px), False)
+    rgb = to_float(px)
+    return Luminance(lab.rgb_to_lab(rgb)[..., 0].copy(), lab.mean_chroma(rgb) > COLOUR_CHROMA)
+
+
+def render_size_of(model: nn.Module, render_size: int | None = None) -> int:
+    return int(render_size or model.config.render_size)
+
+
+def network_input(lum: np.ndarray, render_size: int, norm: lab.Normalisation) -> np.ndarray:
+    """Normalised L (h, w) at the network's aspect-preserving render shape."""
+    h, w = lab.render_shape(*lum.shape, render_size)
+    return norm.encode_l(lab.resize(lum, h, w))
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+@torch.inference_mode()
+def predict_ab(model: nn.Module, inputs: np.ndarray) -> np.ndarray:
+    """Normalised L batch (B, h, w) of one shape -> ab in Lab units (B, h, w, 2)."""
+    device = model_device(model)
+    x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))[:, None].to(device)
+    x = x.contiguous(memory_format=torch.channels_last)
+    out = model(x).float().permute(0, 2, 3, 1).cpu().numpy()
+    return normalisation_of(model).decode_ab(out)
+
+
+def normalisation_of(model: nn.Module) -> lab.Normalisation:
+    return getattr(model, "normalisation", None) or lab.Normalisation()
+
+
+def finish(lum: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
+    """Upsample predicted ab to the size of ``lum`` and merge: sRGB float32 (H, W, 3) in [0, 1]."""
+    ab = lab.upsample_ab(ab_small, *lum.shape)
+    return lab.merge_lab(lum, ab)
+
+
+def to_output_pixels(rgb: np.ndarray, picture: Picture) -> np.ndarray:
+    """Float RGB -> the input's integer type (16-bit in, 16-bit out)."""
+    dtype = np.uint8 if picture.pixels.dtype == np.uint8 else np.uint16
+    return from_float(rgb, dtype)
+
+
+def colorize_image(
+    model: nn.Module, image: np.ndarray, render_size: int | None = None
+) -> np.ndarray:
+    """Colorize an image array; the Python API behind ``bwcolor colorize``.
+
+    ``image``: (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA; uint8, uint16, or float in [0, 1].
+    Returns RGB (RGBA if the input had alpha) of the same size and dtype. Colour inputs are
+    colorized from their luminance.
+    """
+    image = np.asarray(image)
+    alpha = None
+    if image.ndim == 3 and image.shape[2] == 4:
+        image, alpha = image[..., :3], image[..., 3]
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+    picture = Picture(image if image.dtype in (np.uint8, np.uint16) else image.astype(np.float32), alpha)
+    lum = luminance(picture).lum
+    size = render_size_of(model, render_size)
+    ab = predict_ab(model, network_input(lum, size, normalisation_of(model))[None])[0]
+    rgb = finish(lum, ab)
+    out = rgb if image.dtype.kind == "f" else to_output_pixels(rgb, picture)
+    if alpha is not None:
+        out = np.dstack([out, alpha.astype(out.dtype)])
+    return out

@@ -1,0 +1,120 @@
+"""Turning command-line inputs (files, folders, glob patterns) into source images.
+
+Each source remembers the folder it was found under (its base) so that outputs mirror the
+input tree: ``photos/1920/a.jpg`` found under ``photos/`` is written to ``OUT/1920/a.jpg``.
+Glob patterns are expanded here (so quoted globs work); their base is the part before the
+first wildcard. Extensions are matched case-insensitively.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bwcolor.io import IMAGE_EXTENSIONS, is_image_path
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    base: Path
+
+    @property
+    def relative(self) -> Path:
+        return self.path.relative_to(self.base)
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    input: str
+    message: str
+
+
+def _walk(folder: Path, exclude: Path | None) -> list[Path]:
+    """Image files under ``folder``, recursively, sorted; symlinked folders are not followed."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        root_path = Path(root)
+        if exclude is not None:
+            dirs[:] = [d for d in dirs if _resolved(root_path / d) != exclude]
+        dirs.sort()
+        found.extend(root_path / f for f in sorted(files) if is_image_path(Path(f)))
+    return found
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
+def _glob_base(pattern: str) -> Path:
+    parts = Path(pattern).parts
+    base = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        base.append(part)
+    return Path(*base) if base else Path(".")
+
+
+def expand_inputs(
+    inputs: list[str], recursive: bool = True, exclude: Path | None = None
+) -> tuple[list[Source], list[InputProblem]]:
+    """Expand inputs into unique image sources, and the inputs that gave none (with the cause).
+
+    ``exclude`` (the output folder) is never searched, so outputs are not taken as inputs.
+    """
+    exclude = _resolved(exclude) if exclude is not None else None
+    sources: list[Source] = []
+    problems: list[InputProblem] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, base: Path) -> None:
+        key = _resolved(path)
+        if key not in seen:
+            seen.add(key)
+            sources.append(Source(path, base))
+
+    def add_folder(folder: Path, base: Path, label: str) -> int:
+        if recursive:
+            files = _walk(folder, exclude)
+        else:
+            files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+        for f in files:
+            add(f, base)
+        if not files:
+            problems.append(InputProblem(label, f"no images found ({', '.join(IMAGE_EXTENSIONS)})"))
+        return len(files)
+
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            add_folder(path, path, raw)
+        elif path.is_file() or path.is_symlink():
+            if not path.exists():
+                problems.append(InputProblem(raw, "broken symbolic link"))
+            elif is_image_path(path):
+                add(path, path.parent)
+            else:
+                problems.append(
+                    InputProblem(raw, f"not an image file name (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+                )
+        elif glob.has_magic(raw):
+            base = _glob_base(raw)
+            matches = sorted(glob.glob(raw, recursive=True))
+            images = [Path(m) for m in matches if Path(m).is_file() and is_image_path(Path(m))]
+            for m in images:
+                add(m, base)
+            folders = [Path(m) for m in matches if Path(m).is_dir()]
+            found = len(images) + sum(add_folder(f, base, str(f)) for f in folders)
+            if not matches:
+                problems.append(InputProblem(raw, "no files match this pattern"))
+            elif not found and not folders:
+                problems.append(InputProblem(raw, "no images match this pattern"))
+        else:
+            problems.append(InputProblem(raw, "no such file or directory"))
+    return sources, problems

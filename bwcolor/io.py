@@ -1,0 +1,287 @@
+"""Reading and writing images: every format a scanner writes, bit depth, alpha and EXIF kept.
+
+Decoding uses Pillow (it detects truncated files, honours palettes, CMYK and multi-page TIFF,
+and reads the header first, so a pixel limit is enforced before any pixel is decoded); 16-bit
+colour PNG/TIFF, which Pillow reduces to 8 bits, is decoded with OpenCV instead. Encoding uses
+OpenCV (16-bit colour PNG/TIFF, alpha), always through a temporary file renamed into place, so
+an interrupted run never leaves a half-written image.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from bwcolor.errors import ImageError
+
+#: File extensions treated as images (matched case-insensitively).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+#: Output formats: name -> (extension, keeps alpha, can hold 16 bits).
+FORMATS = {
+    "jpg": (".jpg", False, False),
+    "png": (".png", True, True),
+    "tif": (".tif", True, True),
+    "webp": (".webp", True, False),
+    "bmp": (".bmp", False, False),
+}
+FORMAT_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
+#: Images with more pixels are refused before decoding (decompression-bomb guard).
+DEFAULT_MAX_PIXELS = 200_000_000
+
+_ORIENTATION_TAG = 0x0112
+Image.MAX_IMAGE_PIXELS = None  # bwcolor applies its own limit (max_pixels) before decoding
+
+
+@dataclass
+class Picture:
+    """A decoded image, upright (EXIF orientation applied).
+
+    ``pixels`` is (H, W) gray or (H, W, 3) RGB, uint8 or uint16 (float32 in [0, 1] for float
+    TIFFs); ``alpha`` is (H, W) of the same dtype, or None.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    source_format: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def bit_depth(self) -> int:
+        return 8 if self.pixels.dtype == np.uint8 else 16
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[1]
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def normalise_format(name: str) -> str:
+    key = name.lower().lstrip(".")
+    key = FORMAT_ALIASES.get(key, key)
+    if key not in FORMATS:
+        raise ValueError(f"unknown output format {name!r}; choose from {', '.join(FORMATS)}")
+    return key
+
+
+def format_of(path: Path) -> str:
+    return normalise_format(path.suffix)
+
+
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    """Integer or float pixels -> float32 in [0, 1]."""
+    if pixels.dtype == np.uint8:
+        return pixels.astype(np.float32) * (1 / 255)
+    if pixels.dtype == np.uint16:
+        return pixels.astype(np.float32) * (1 / 65535)
+    return np.clip(pixels.astype(np.float32), 0.0, 1.0)
+
+
+def from_float(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float in [0, 1] -> uint8 or uint16, rounded."""
+    top = 255 if np.dtype(dtype) == np.uint8 else 65535
+    return (np.clip(values, 0.0, 1.0) * top + 0.5).astype(dtype)
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Decode ``path`` into an upright :class:`Picture`; raise :class:`ImageError` with the cause."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ImageError("file not found") from None
+    except PermissionError:
+        raise ImageError("permission denied") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise ImageError("is a directory")
+    if size == 0:
+        raise ImageError("empty file (0 bytes)")
+    try:
+        data = path.read_bytes()
+    except PermissionError:
+        raise ImageError("permission denied") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read ({exc.strerror or exc})") from None
+    return decode_image(data, max_pixels)
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Decode encoded image bytes into an upright :class:`Picture`."""
+    import io as _io
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = Image.open(_io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageError("not an image, or a format bwcolor cannot read") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a per-file error
+        raise ImageError(f"cannot decode ({_describe(exc)})") from None
+    with im:
+        width, height = im.size
+        if width * height > max_pixels:
+            raise ImageError(
+                f"too large: {width}x{height} = {width * height:,} pixels exceeds the limit of "
+                f"{max_pixels:,} (raise it with --max-pixels)"
+            )
+        if width == 0 or height == 0:
+            raise ImageError("image has no pixels")
+        notes = []
+        if getattr(im, "n_frames", 1) > 1:
+            notes.append(f"has {im.n_frames} pages or frames: only the first is colorized")
+        orientation = _orientation(im)
+        fmt = (im.format or "").lower()
+        try:
+            if _is_16bit_colour(im):
+                pixels, alpha = _decode_opencv(data)
+            else:
+                pixels, alpha = _pillow_to_arrays(im)
+        except ImageError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise ImageError(f"cannot decode ({_describe(exc)})") from None
+    pixels = apply_orientation(pixels, orientation)
+    alpha = apply_orientation(alpha, orientation) if alpha is not None else None
+    return Picture(pixels, alpha, fmt, notes)
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "truncated" in text.lower() or "end of file" in text.lower():
+        return "file is truncated"
+    return text
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = int(im.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not stop the image
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an (H, W[, C]) array, as Pillow's exif_transpose."""
+    ops = {
+        1: lambda x: x,
+        2: lambda x: x[:, ::-1],
+        3: lambda x: x[::-1, ::-1],
+        4: lambda x: x[::-1],
+        5: lambda x: x.swapaxes(0, 1),
+        6: lambda x: np.rot90(x, -1),
+        7: lambda x: x.swapaxes(0, 1)[::-1, ::-1],
+        8: lambda x: np.rot90(x, 1),
+    }
+    return np.ascontiguousarray(ops[orientation](a))
+
+
+def _is_16bit_colour(im: Image.Image) -> bool:
+    if im.mode not in ("RGB", "RGBA"):
+        return False
+    if im.format == "PNG":
+        return any(";16" in str(t.args) for t in im.tile)
+    if im.format == "TIFF":
+        bits = im.tag_v2.get(258, (8,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        return any(int(b) > 8 for b in bits)
+    return False
+
+
+def _decode_opencv(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    buf = np.frombuffer(data, dtype=np.uint8)
+    a = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    if a is None:
+        raise ImageError("cannot decode 16-bit colour image")
+    if a.ndim == 3 and a.shape[2] == 4:
+        return a[..., 2::-1].copy(), a[..., 3].copy()
+    if a.ndim == 3:
+        return a[..., ::-1].copy(), None
+    return a, None
+
+
+def _pillow_to_arrays(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    mode = im.mode
+    im.load()
+    if mode in ("1", "L"):
+        return np.asarray(im.convert("L")), None
+    if mode == "LA":
+        a = np.asarray(im)
+        return a[..., 0].copy(), a[..., 1].copy()
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16), None
+    if mode == "I":
+        return np.clip(np.asarray(im), 0, 65535).astype(np.uint16), None
+    if mode == "F":
+        return np.clip(np.asarray(im, dtype=np.float32), 0.0, 1.0), None
+    has_alpha = mode in ("RGBA", "PA", "La") or "transparency" in im.info
+    if has_alpha:
+        a = np.asarray(im.convert("RGBA"))
+        return a[..., :3].copy(), a[..., 3].copy()
+    return np.asarray(im.convert("RGB")), None
+
+
+def output_path(source: Path, fmt: str | None) -> Path:
+    """The output name for ``source``: the same name, with the extension changed for a new format."""
+    if fmt is None or format_of(source) == normalise_format(fmt):
+        return source
+    return source.with_suffix(FORMATS[normalise_format(fmt)][0])
+
+
+def encode_image(
+    rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = 95
+) -> bytes:
+    """Encode RGB (H, W, 3) uint8/uint16 (and optional alpha) as ``fmt``; returns the bytes.
+
+    Formats that cannot hold 16 bits get 8; formats that cannot hold alpha drop it.
+    """
+    fmt = normalise_format(fmt)
+    ext, keeps_alpha, deep = FORMATS[fmt]
+    if rgb.dtype == np.uint16 and not deep:
+        rgb = (rgb.astype(np.uint32) * 255 + 32767) // 65535
+        rgb = rgb.astype(np.uint8)
+        alpha = None if alpha is None else ((alpha.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    bgr = rgb[..., ::-1]
+    if alpha is not None and keeps_alpha:
+        bgr = np.dstack([bgr, alpha.astype(rgb.dtype)])
+    params: list[int] = []
+    if fmt == "jpg":
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    elif fmt == "webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(bgr), params)
+    if not ok:
+        raise ImageError(f"cannot encode as {fmt}")
+    return buf.tobytes()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bwcolor-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

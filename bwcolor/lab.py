@@ -1,0 +1,174 @@
+"""CIE Lab conversions, the networks' normalisation, and recombination with full-resolution L.
+
+All functions are pure and work on float32 arrays. Conventions (OpenCV's, identical to
+scikit-image's up to about 0.5 Lab units):
+
+* RGB is sRGB in [0, 1], shape (H, W, 3).
+* L is in [0, 100]; a and b lie within about [-110, 100] for sRGB colours.
+
+Network normalisation (stored in every checkpoint, see :class:`Normalisation`):
+``L_net = L / 50 - 1`` (so [-1, 1]) and ``ab_net = ab / 110`` (tanh output range [-1, 1]
+covers the whole sRGB gamut).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+#: Every network input side is a multiple of this (the fusion encoder downsamples by 8).
+SIZE_MULTIPLE = 8
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """How L and ab are scaled for the network: ``L/l_scale - l_offset`` and ``ab/ab_scale``."""
+
+    l_scale: float = 50.0
+    l_offset: float = 1.0
+    ab_scale: float = 110.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Normalisation:
+        return cls(**{k: float(d[k]) for k in ("l_scale", "l_offset", "ab_scale")})
+
+    def encode_l(self, lum: np.ndarray) -> np.ndarray:
+        return (lum / self.l_scale - self.l_offset).astype(np.float32)
+
+    def encode_ab(self, ab: np.ndarray) -> np.ndarray:
+        return (ab / self.ab_scale).astype(np.float32)
+
+    def decode_ab(self, ab_net: np.ndarray) -> np.ndarray:
+        return (ab_net * self.ab_scale).astype(np.float32)
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB float in [0, 1] (H, W, 3) -> Lab float32 (H, W, 3)."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2Lab)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """Lab float (H, W, 3) -> sRGB float32 in [0, 1] (out-of-gamut values are clipped)."""
+    rgb = cv2.cvtColor(np.ascontiguousarray(lab, dtype=np.float32), cv2.COLOR_Lab2RGB)
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
+
+
+def gray_to_lightness(gray: np.ndarray) -> np.ndarray:
+    """Gray level in [0, 1] (H, W) -> CIE L in [0, 100], exactly as ``rgb_to_lab`` of R=G=B."""
+    gray = np.asarray(gray, dtype=np.float32)
+    linear = np.where(gray <= 0.04045, gray / 12.92, ((gray + 0.055) / 1.055) ** 2.4)
+    return lightness_from_luminance(linear)
+
+
+def lightness_from_luminance(y: np.ndarray) -> np.ndarray:
+    """Relative luminance Y in [0, 1] -> CIE L* in [0, 100]."""
+    eps = 216 / 24389
+    kappa = 24389 / 27
+    y = np.asarray(y, dtype=np.float32)
+    lum = np.where(y > eps, 116.0 * np.cbrt(y) - 16.0, kappa * y)
+    return lum.astype(np.float32)
+
+
+def lightness(rgb_or_gray: np.ndarray) -> np.ndarray:
+    """CIE L (H, W) in [0, 100] of an sRGB colour or gray image in [0, 1]."""
+    if rgb_or_gray.ndim == 2:
+        return gray_to_lightness(rgb_or_gray)
+    return rgb_to_lab(rgb_or_gray)[..., 0]
+
+
+def render_shape(height: int, width: int, render_size: int) -> tuple[int, int]:
+    """Network input (height, width): long side ``render_size``, aspect kept, sides multiples of 8.
+
+    The short side is rounded to the nearest multiple of 8 (at least 8), so a 37x1000 image at
+    render size 256 becomes 8x256: never a square stretch.
+    """
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    if render_size < SIZE_MULTIPLE or render_size % SIZE_MULTIPLE:
+        raise ValueError(f"render size must be a positive multiple of {SIZE_MULTIPLE}")
+    scale = render_size / max(height, width)
+
+    def side(n: int) -> int:
+        return max(SIZE_MULTIPLE, int(round(n * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
+
+    return side(height), side(width)
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize with area averaging when shrinking and bilinear interpolation when enlarging."""
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = height * width < image.shape[0] * image.shape[1]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interp)
+
+
+def upsample_ab(ab: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear upsampling of predicted ab (h, w, 2) to the original (height, width, 2)."""
+    if ab.shape[:2] == (height, width):
+        return ab
+    return cv2.resize(ab, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def merge_lab(lum: np.ndarray, ab: np.ndarray, gamut_steps: int = 8) -> np.ndarray:
+    """Recombine full-resolution L (H, W) with ab (H, W, 2) into sRGB float32 in [0, 1].
+
+    Colours outside the sRGB gamut are brought inside by shrinking their chroma (a, b towards 0)
+    with a short bisection, never by clipping RGB, so the output keeps the input's lightness.
+    """
+    lab = np.empty((*lum.shape, 3), dtype=np.float32)
+    lab[..., 0] = lum
+    lab[..., 1:] = ab
+    rgb = lab_to_rgb(lab)
+    out = _out_of_gamut(rgb, lab)
+    if not out.any():
+        return rgb
+    l_out = lab[out][:, :1]
+    ab_out = lab[out][:, 1:]
+    lo = np.zeros(len(l_out), np.float32)  # chroma factor known to be in gamut (gray)
+    hi = np.ones(len(l_out), np.float32)  # factor known to be out of gamut
+    for _ in range(gamut_steps):
+        mid = (lo + hi) / 2
+        trial = np.concatenate([l_out, ab_out * mid[:, None]], axis=1)[None]
+        bad = _out_of_gamut(lab_to_rgb(trial), trial)[0]
+        hi = np.where(bad, mid, hi)
+        lo = np.where(bad, lo, mid)
+    fixed = np.concatenate([l_out, ab_out * lo[:, None]], axis=1)[None]
+    rgb[out] = lab_to_rgb(fixed)[0]
+    return rgb
+
+
+def _out_of_gamut(rgb_clipped: np.ndarray, lab: np.ndarray, tol: float = 0.5) -> np.ndarray:
+    """Pixels whose clipped RGB no longer maps back to their Lab (within ``tol`` L units)."""
+    back = rgb_to_lab(rgb_clipped)
+    return np.abs(back[..., 0] - lab[..., 0]) > tol
+
+
+@lru_cache(maxsize=2)
+def _gray_lut(levels: int) -> np.ndarray:
+    return gray_to_lightness(np.arange(levels, dtype=np.float32) / (levels - 1))
+
+
+def lightness_of_gray(pixels: np.ndarray) -> np.ndarray:
+    """CIE L (H, W) of gray pixels: uint8/uint16 through an exact lookup table, float directly."""
+    if pixels.dtype == np.uint8:
+        return _gray_lut(256)[pixels]
+    if pixels.dtype == np.uint16:
+        return _gray_lut(65536)[pixels]
+    return gray_to_lightness(pixels)
+
+
+def mean_chroma(rgb: np.ndarray, max_side: int = 256) -> float:
+    """Mean Lab chroma sqrt(a^2 + b^2) of an RGB image in [0, 1], on a copy at most ``max_side``."""
+    h, w = rgb.shape[:2]
+    scale = max_side / max(h, w)
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    lab = rgb_to_lab(rgb)
+    return float(np.hypot(lab[..., 1], lab[..., 2]).mean())

@@ -1,0 +1,83 @@
+"""Deep Koalarization (Baldassarre et al. 2017): a conv encoder fused with a global embedding.
+
+* Encoder, 3x3 convs with ReLU: 64 (stride 2), 128, 128 (stride 2), 256, 256 (stride 2), 512,
+  512, 256 -> features at H/8.
+* Global embedding: the 1000 ImageNet logits of a frozen classifier (``backbone``) fed the gray
+  image, replicated over the H/8 grid and concatenated to the features.
+* Fusion: 1x1 conv (256 + 1000 -> 256) with ReLU.
+* Decoder: conv 128, up x2, conv 64, conv 64, up x2, conv 32, conv 2 with tanh, up x2 (nearest).
+
+Replicating a vector over the grid and applying a 1x1 conv equals adding (W_e @ embedding) to
+every position, which is how it is computed here: same weights, no 1000-channel tensor in memory.
+Works for any input whose sides are multiples of 8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bwcolor.models import register_model
+from bwcolor.models.backbones import EMBEDDING_DIM, create_backbone
+
+
+def conv_relu(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.ReLU(inplace=True)]
+
+
+@register_model("fusion")
+class FusionNet(nn.Module):
+    @dataclass
+    class Config:
+        render_size: int = 256
+        backbone: str = "efficientnet_lite0"
+        backbone_weights: str | None = None  # local file; needed for inception_resnet_v2 only
+
+    def __init__(self, config: Config | None = None):
+        super().__init__()
+        self.config = config or self.Config()
+        self.encoder = nn.Sequential(
+            *conv_relu(1, 64, 2), *conv_relu(64, 128), *conv_relu(128, 128, 2),
+            *conv_relu(128, 256), *conv_relu(256, 256, 2), *conv_relu(256, 512),
+            *conv_relu(512, 512), *conv_relu(512, 256),
+        )  # fmt: skip
+        self.fusion = nn.Conv2d(256 + EMBEDDING_DIM, 256, 1)
+        up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.decoder = nn.Sequential(
+            *conv_relu(256, 128), up,
+            *conv_relu(128, 64), *conv_relu(64, 64), up,
+            *conv_relu(64, 32),
+            nn.Conv2d(32, 2, 3, padding=1), nn.Tanh(), up,
+        )  # fmt: skip
+        # Built after the trainable layers so that their initialisation does not depend on it.
+        self.backbone = create_backbone(self.config.backbone, self.config.backbone_weights)
+
+    @staticmethod
+    def gray_from_lum(lum: torch.Tensor) -> torch.Tensor:
+        """Normalised L (L/50 - 1) -> sRGB gray in [0, 1], the image a classifier expects."""
+        lightness = (lum + 1.0) * 50.0
+        fy = (lightness + 16.0) / 116.0
+        y = torch.where(fy > 6 / 29, fy**3, (lightness / (24389 / 27)))
+        gray = torch.where(y <= 0.0031308, 12.92 * y, 1.055 * y.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
+        return gray.clamp(0.0, 1.0)
+
+    def embed(self, lum: torch.Tensor) -> torch.Tensor:
+        """The backbone's logits (B, 1000) for normalised L (B, 1, H, W)."""
+        return self.backbone(self.gray_from_lum(lum))
+
+    def forward(self, lum: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
+        if embedding is None:
+            embedding = self.embed(lum)
+        features = self.encoder(lum)
+        w = self.fusion.weight[:, :, 0, 0]
+        local = F.conv2d(features, self.fusion.weight[:, :256])
+        global_ = F.linear(embedding.to(w.dtype), w[:, 256:], self.fusion.bias)
+        fused = F.relu(local + global_[:, :, None, None])
+        return self.decoder(fused)
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """Weights saved in checkpoints: everything but the frozen backbone."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
