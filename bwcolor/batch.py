@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from torch import nn
@@ -21,7 +21,15 @@ from torch import nn
 from bwcolor import colorize as core
 from bwcolor.errors import ImageError, UsageError
 from bwcolor.inputs import InputProblem, Source
-from bwcolor.io import DEFAULT_MAX_PIXELS, Picture, encode_image, format_of, output_path, read_image, write_atomic
+from bwcolor.io import (
+    DEFAULT_MAX_PIXELS,
+    Picture,
+    encode_image,
+    format_of,
+    output_path,
+    read_image,
+    write_atomic,
+)
 
 
 @dataclass
@@ -87,9 +95,7 @@ class Summary:
         }
 
 
-def plan(
-    sources: list[Source], options: Options
-) -> tuple[list[Job], list[FileResult]]:
+def plan(sources: list[Source], options: Options) -> tuple[list[Job], list[FileResult]]:
     """Map sources to outputs; return the jobs to run and the files already settled.
 
     Raises :class:`UsageError` if an output would overwrite an input. Two inputs mapping to one
@@ -108,7 +114,12 @@ def plan(
             )
         if key in claimed:
             settled.append(
-                FileResult(str(src.path), "failed", str(out), f"same output name as {claimed[key]} ({out}); not written")
+                FileResult(
+                    str(src.path),
+                    "failed",
+                    str(out),
+                    f"same output name as {claimed[key]} ({out}); not written",
+                )
             )
             continue
         claimed[key] = src.path
@@ -143,7 +154,11 @@ def _encode(item: _Decoded, ab: np.ndarray, options: Options) -> FileResult:
     except OSError as exc:
         raise ImageError(f"cannot write {item.job.output}: {exc.strerror or exc}") from None
     return FileResult(
-        str(item.job.source), "done", str(item.job.output), had_colour=item.lum.had_colour, notes=item.picture.notes
+        str(item.job.source),
+        "done",
+        str(item.job.output),
+        had_colour=item.lum.had_colour,
+        notes=item.picture.notes,
     )
 
 
@@ -173,9 +188,10 @@ def run_jobs(
         message = str(exc) if isinstance(exc, ImageError) else f"unexpected {type(exc).__name__}: {exc}"
         settle(FileResult(str(job.source), "failed", str(job.output), message))
 
-    with ThreadPoolExecutor(options.workers, "bwcolor-decode") as decoders, ThreadPoolExecutor(
-        options.workers, "bwcolor-encode"
-    ) as encoders:
+    with (
+        ThreadPoolExecutor(options.workers, "bwcolor-decode") as decoders,
+        ThreadPoolExecutor(options.workers, "bwcolor-encode") as encoders,
+    ):
         decoding: deque[tuple[Job, Future]] = deque()
         encoding: deque[tuple[Job, Future]] = deque()
         groups: dict[tuple[int, int], list[_Decoded]] = {}
@@ -195,7 +211,7 @@ def run_jobs(
 
         def infer(items: list[_Decoded]) -> None:
             ab = core.predict_ab(model, np.stack([it.net_input for it in items]))
-            for item, ab_one in zip(items, ab):
+            for item, ab_one in zip(items, ab, strict=True):
                 encoding.append((item.job, encoders.submit(_encode, item, ab_one, options)))
             drain_encoded(keep=window)
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from bwcolor.errors import ModelError
+from bwcolor.io import write_atomic
 from bwcolor.lab import Normalisation
 from bwcolor.models import create_model, list_models
 
@@ -64,15 +64,7 @@ def save_checkpoint(
         "normalisation": json.dumps(normalisation.to_dict()),
         "meta": json.dumps(meta or {}),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=header)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, save(tensors, metadata=header))
     return path
 
 

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from bwcolor import __version__
 from bwcolor.errors import BwcolorError, UsageError
@@ -49,7 +56,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = None,
 ) -> None:
     """Colorize black-and-white photographs with deep learning."""
@@ -57,21 +64,49 @@ def main(
 
 @app.command()
 def colorize(
-    inputs: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder; mirrors the input tree.")] = Path("colorized"),
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (fusion, baseline) or checkpoint path.")] = "fusion",
-    backbone_weights: Annotated[Optional[str], typer.Option(help="Local ImageNet weights for a backbone no package ships (inception_resnet_v2).")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpg, png, tif, webp, bmp. Default: the input's.")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist (default: skip them).")] = False,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Image files, folders (searched recursively) or glob patterns.", show_default=False
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output folder; mirrors the input tree.")
+    ] = Path("colorized"),
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model name (fusion, baseline) or checkpoint path.")
+    ] = "fusion",
+    backbone_weights: Annotated[
+        str | None,
+        typer.Option(help="Local ImageNet weights for a backbone no package ships (inception_resnet_v2)."),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Output format: jpg, png, tif, webp, bmp. Default: the input's."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Redo outputs that already exist (default: skip them).")
+    ] = False,
     recursive: Annotated[bool, typer.Option(help="Search folders recursively.")] = True,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps; auto takes a GPU when there is one.")] = "auto",
+    device: Annotated[
+        str, typer.Option(help="auto, cpu, cuda or mps; auto takes a GPU when there is one.")
+    ] = "auto",
     batch_size: Annotated[int, typer.Option(min=1, help="Images per network batch.")] = 8,
     workers: Annotated[int, typer.Option(min=1, help="Threads decoding and encoding beside inference.")] = 2,
-    render_size: Annotated[Optional[int], typer.Option(min=8, help="Long side the network sees (multiple of 8). Default: the model's.")] = None,
+    render_size: Annotated[
+        int | None,
+        typer.Option(min=8, help="Long side the network sees (multiple of 8). Default: the model's."),
+    ] = None,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
-    max_pixels: Annotated[int, typer.Option(min=1, help="Refuse images with more pixels, before decoding.")] = 200_000_000,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary (errors still shown).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Refuse images with more pixels, before decoding.")
+    ] = 200_000_000,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary (errors still shown).")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")
+    ] = False,
 ) -> None:
     """Colorize black-and-white photos: files, folders or globs, at full resolution.
 

@@ -79,9 +79,7 @@ def to_output_pixels(rgb: np.ndarray, picture: Picture) -> np.ndarray:
     return from_float(rgb, dtype)
 
 
-def colorize_image(
-    model: nn.Module, image: np.ndarray, render_size: int | None = None
-) -> np.ndarray:
+def colorize_image(model: nn.Module, image: np.ndarray, render_size: int | None = None) -> np.ndarray:
     """Colorize an image array; the Python API behind ``bwcolor colorize``.
 
     ``image``: (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA; uint8, uint16, or float in [0, 1].

@@ -39,6 +39,16 @@ _ORIENTATION_TAG = 0x0112
 Image.MAX_IMAGE_PIXELS = None  # bwcolor applies its own limit (max_pixels) before decoding
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of written files: what open() would give (temporary files are created 0600).
+FILE_MODE = 0o666 & ~_read_umask()
+
+
 @dataclass
 class Picture:
     """A decoded image, upright (EXIF orientation applied).
@@ -242,9 +252,7 @@ def output_path(source: Path, fmt: str | None) -> Path:
     return source.with_suffix(FORMATS[normalise_format(fmt)][0])
 
 
-def encode_image(
-    rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = 95
-) -> bytes:
+def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = 95) -> bytes:
     """Encode RGB (H, W, 3) uint8/uint16 (and optional alpha) as ``fmt``; returns the bytes.
 
     Formats that cannot hold 16 bits get 8; formats that cannot hold alpha drop it.
@@ -277,6 +285,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), FILE_MODE)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

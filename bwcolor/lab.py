@@ -169,6 +169,8 @@ def mean_chroma(rgb: np.ndarray, max_side: int = 256) -> float:
     h, w = rgb.shape[:2]
     scale = max_side / max(h, w)
     if scale < 1:
-        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        rgb = cv2.resize(
+            rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+        )
     lab = rgb_to_lab(rgb)
     return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
