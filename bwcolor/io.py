@@ -151,13 +151,14 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
             )
         if width == 0 or height == 0:
             raise ImageError("image has no pixels")
+        deep_colour = _is_16bit_colour(im)  # before anything that may load the pixels
         notes = []
         if getattr(im, "n_frames", 1) > 1:
             notes.append(f"has {im.n_frames} pages or frames: only the first is colorized")
         orientation = _orientation(im)
         fmt = (im.format or "").lower()
         try:
-            if _is_16bit_colour(im):
+            if deep_colour:
                 pixels, alpha = _decode_opencv(data)
             else:
                 pixels, alpha = _pillow_to_arrays(im)

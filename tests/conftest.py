@@ -1,0 +1,80 @@
+"""Shared fixtures: tiny generated images and small checkpoints made by the tests themselves."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bwcolor import create_model, save_checkpoint
+from bwcolor.cli import app
+
+
+def gradient_rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth colourful uint8 RGB image with some texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = 0.5 + 0.5 * np.sin(x / max(w, 1) * 6.28 + seed)
+    g = 0.5 + 0.5 * np.cos(y / max(h, 1) * 6.28)
+    b = 0.5 + 0.25 * np.sin((x + y) / 7.0)
+    img = np.stack([r, g, b], -1) + rng.normal(0, 0.03, (h, w, 3))
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def gray_of(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def write(path: Path, pixels: np.ndarray) -> Path:
+    """Write with OpenCV (RGB order in, converted to BGR); returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    a = pixels
+    if a.ndim == 3 and a.shape[2] == 3:
+        a = a[..., ::-1]
+    elif a.ndim == 3 and a.shape[2] == 4:
+        a = a[..., [2, 1, 0, 3]]
+    assert cv2.imwrite(str(path), np.ascontiguousarray(a)), path
+    return path
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``root`` (to show that a run modified no input)."""
+    hashes = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            with open(p, "rb") as f:
+                hashes[str(p.relative_to(root))] = hashlib.sha256(f.read()).hexdigest()
+    return hashes
+
+
+@pytest.fixture(scope="session")
+def baseline_ckpt(tmp_path_factory) -> Path:
+    """A randomly initialised baseline at a small render size (fast)."""
+    torch.manual_seed(0)
+    model = create_model("baseline", render_size=64)
+    # Push the output layer's bias away from zero so that outputs are visibly coloured.
+    with torch.no_grad():
+        model.layers[-2].bias.copy_(torch.tensor([0.3, -0.2]))
+    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "baseline.safetensors")
+
+
+@pytest.fixture(scope="session")
+def fusion_ckpt(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    model = create_model("fusion", render_size=64)
+    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "fusion.safetensors")
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke

@@ -1,0 +1,96 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from bwcolor import colorize_image, create_model, load_model, save_checkpoint
+from bwcolor.checkpoint import read_checkpoint
+from bwcolor.errors import ModelError
+
+
+@pytest.mark.parametrize("name", ["baseline", "fusion"])
+def test_round_trip_gives_the_same_model(tmp_path, name):
+    torch.manual_seed(1)
+    model = create_model(name, render_size=32).eval()
+    path = save_checkpoint(model, tmp_path / "m.safetensors", meta={"epochs": 3})
+    loaded = load_model(path)
+    x = torch.rand(1, 1, 32, 48) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    assert loaded.config == model.config
+    assert loaded.checkpoint["meta"] == {"epochs": 3}
+    header, tensors = read_checkpoint(path)
+    assert header["model"] == name
+    assert not any(k.startswith("backbone.") for k in tensors)  # the backbone comes from its package
+
+
+def test_pickled_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save(create_model("baseline").state_dict(), path)
+    with pytest.raises(ModelError, match="pickle"):
+        load_model(path)
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    raw = tmp_path / "raw.safetensors"
+    raw.write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(ModelError, match="pickle"):
+        load_model(raw)
+
+
+def test_truncated_and_foreign_files_are_refused(tmp_path, baseline_ckpt):
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(baseline_ckpt.read_bytes()[:5000])
+    with pytest.raises(ModelError, match="not a valid checkpoint or truncated"):
+        load_model(cut)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, foreign)
+    with pytest.raises(ModelError, match="not a bwcolor checkpoint"):
+        load_model(foreign)
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "missing.safetensors")
+
+
+def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
+    model = create_model("baseline")
+    path = save_checkpoint(model, tmp_path / "m.safetensors")
+    header, tensors = read_checkpoint(path)
+    tensors["layers.0.weight"] = torch.zeros(16, 1, 3, 3)
+    bad = tmp_path / "bad.safetensors"
+    import json
+
+    save_file(
+        tensors,
+        bad,
+        metadata={**{k: json.dumps(v) for k, v in header.items()}, "bwcolor": "1", "model": "baseline"},
+    )
+    with pytest.raises(ModelError, match="do not match"):
+        load_model(bad)
+
+
+def test_model_name_without_shipped_weights_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("BWCOLOR_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(ModelError, match="no trained weights for model 'baseline'"):
+        load_model("baseline")
+
+
+def test_model_name_loads_shipped_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("BWCOLOR_WEIGHTS_DIR", str(tmp_path))
+    save_checkpoint(create_model("baseline", render_size=48), tmp_path / "baseline.safetensors")
+    assert load_model("baseline").config.render_size == 48
+
+
+def test_python_api_colorizes_arrays(baseline_ckpt):
+    model = load_model(baseline_ckpt)
+    gray = np.random.default_rng(0).integers(0, 256, (37, 53), dtype=np.uint8)
+    out = colorize_image(model, gray)
+    assert out.shape == (37, 53, 3) and out.dtype == np.uint8
+    rgba = np.dstack([np.repeat(gray[..., None], 3, -1), np.full_like(gray, 7)])
+    out = colorize_image(model, rgba.astype(np.uint16) * 257)
+    assert out.shape == (37, 53, 4) and out.dtype == np.uint16 and (out[..., 3] == 7 * 257).all()
+    out = colorize_image(model, gray / 255.0)
+    assert out.dtype.kind == "f" and out.shape == (37, 53, 3)

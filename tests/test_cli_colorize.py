@@ -1,0 +1,198 @@
+"""End-to-end behaviour of `bwcolor colorize`, through the real CLI."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bwcolor import lab
+from bwcolor.io import read_image
+from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
+
+
+def gray_tree(root: Path) -> Path:
+    write(root / "a.jpg", gray_of(gradient_rgb(48, 64, 1)))
+    write(root / "sub" / "b.PNG", gray_of(gradient_rgb(33, 71, 2)))
+    write(root / "sub" / "deeper" / "c.tif", gray_of(gradient_rgb(64, 40, 3)))
+    (root / "notes.txt").write_text("not an image, ignored in folders")
+    return root
+
+
+def test_folder_is_colorized_and_mirrored(tmp_path, cli, baseline_ckpt):
+    src = gray_tree(tmp_path / "in")
+    before = tree_hashes(src)
+    res = cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt, "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert (summary["done"], summary["skipped"], summary["failed"]) == (3, 0, 0)
+    for rel in ["a.jpg", "sub/b.PNG", "sub/deeper/c.tif"]:
+        out = read_image(tmp_path / "out" / rel)
+        inp = read_image(src / rel)
+        assert out.pixels.shape == (*inp.pixels.shape, 3)
+        chroma = lab.mean_chroma(out.pixels / 255.0)
+        assert chroma > 3, f"{rel} was not coloured (mean chroma {chroma:.1f})"
+    assert tree_hashes(src) == before  # inputs untouched
+
+
+def test_output_lightness_equals_input_lightness(tmp_path, cli, baseline_ckpt):
+    gray = gray_of(gradient_rgb(61, 83, 4))
+    write(tmp_path / "g.png", gray)
+    res = cli("colorize", tmp_path / "g.png", "-o", tmp_path / "out", "-m", baseline_ckpt)
+    assert res.exit_code == 0, res.output
+    out = read_image(tmp_path / "out" / "g.png").pixels
+    l_in = lab.lightness_of_gray(gray)
+    l_out = lab.rgb_to_lab(out / 255.0)[..., 0]
+    assert np.abs(l_out - l_in).mean() < 0.3
+    assert np.abs(l_out - l_in).max() < 1.5
+
+
+@pytest.mark.parametrize("hw", [(37, 1000), (1000, 37), (1, 1), (17, 23), (257, 255)])
+def test_output_size_equals_input_size(tmp_path, cli, baseline_ckpt, hw):
+    write(tmp_path / "in" / "x.png", gray_of(gradient_rgb(*hw)))
+    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt, "-q")
+    assert res.exit_code == 0, res.output
+    assert read_image(tmp_path / "out" / "x.png").pixels.shape == (*hw, 3)
+
+
+def test_fusion_model_runs_end_to_end(tmp_path, cli, fusion_ckpt):
+    write(tmp_path / "x.jpg", gray_of(gradient_rgb(50, 90)))
+    res = cli("colorize", tmp_path / "x.jpg", "-o", tmp_path / "out", "-m", fusion_ckpt, "-q")
+    assert res.exit_code == 0, res.output
+    assert read_image(tmp_path / "out" / "x.jpg").pixels.shape == (50, 90, 3)
+
+
+def test_depth_alpha_and_orientation_are_kept(tmp_path, cli, baseline_ckpt):
+    g16 = gray_of(gradient_rgb(20, 30)).astype(np.uint16) * 257
+    write(tmp_path / "in" / "deep.tif", g16)
+    rgba = np.dstack([gradient_rgb(20, 30), np.linspace(0, 255, 600).reshape(20, 30).astype(np.uint8)])
+    write(tmp_path / "in" / "alpha.png", rgba)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees clockwise for display
+    Image.fromarray(gray_of(gradient_rgb(20, 30))).save(tmp_path / "in" / "rot.jpg", exif=exif)
+    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt, "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["colour_inputs"] == 1  # the RGBA one had colour
+    deep = read_image(tmp_path / "out" / "deep.tif").pixels
+    assert deep.dtype == np.uint16 and deep.shape == (20, 30, 3)
+    alpha = read_image(tmp_path / "out" / "alpha.png")
+    assert np.array_equal(alpha.alpha, rgba[..., 3])
+    assert read_image(tmp_path / "out" / "rot.jpg").pixels.shape == (30, 20, 3)
+
+
+def test_bad_inputs_get_one_line_each_and_the_run_goes_on(tmp_path, cli, baseline_ckpt, monkeypatch):
+    src = tmp_path / "in"
+    write(src / "good.jpg", gray_of(gradient_rgb(40, 40)))
+    (src / "empty.jpg").write_bytes(b"")
+    full = write(tmp_path / "full.jpg", gray_of(gradient_rgb(200, 200))).read_bytes()
+    (src / "truncated.jpg").write_bytes(full[: len(full) // 2])
+    (src / "text.jpg").write_text("just text")
+    write(src / "huge.png", np.zeros((120, 120), np.uint8))
+    locked = write(src / "locked.png", np.zeros((10, 10), np.uint8))
+    (tmp_path / "nothing").mkdir()
+    before = tree_hashes(src)
+    os.chmod(locked, 0)
+    if os.geteuid() == 0:  # root reads anything: make the read fail as it would for a user
+        real = Path.read_bytes
+
+        def read_bytes(self):
+            if self.name == "locked.png":
+                raise PermissionError(13, "Permission denied")
+            return real(self)
+
+        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    res = cli(
+        "colorize", src, tmp_path / "nothing", tmp_path / "missing.jpg",
+        "-o", tmp_path / "out", "-m", baseline_ckpt, "--max-pixels", "10000",
+    )  # fmt: skip
+    os.chmod(locked, 0o644)
+    assert res.exit_code == 1
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("bwcolor: error:")]
+    expected = {
+        "empty.jpg": "empty file",
+        "truncated.jpg": "truncated",
+        "text.jpg": "not an image",
+        "huge.png": "exceeds the limit",
+        "locked.png": "permission denied",
+        "nothing": "no images found",
+        "missing.jpg": "no such file",
+    }
+    assert len(lines) == len(expected), res.stderr
+    for name, cause in expected.items():
+        assert any(name in ln and cause in ln for ln in lines), (name, res.stderr)
+    assert "Traceback" not in res.output
+    assert (tmp_path / "out" / "good.jpg").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.jpg"]
+    assert tree_hashes(src) == before
+
+
+def test_second_run_skips_and_overwrite_redoes(tmp_path, cli, baseline_ckpt):
+    src = gray_tree(tmp_path / "in")
+    args = ["colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt, "--json"]
+    assert json.loads(cli(*args).stdout)["done"] == 3
+    (tmp_path / "out" / "a.jpg").unlink()  # as if interrupted before this one
+    second = json.loads(cli(*args).stdout)
+    assert (second["done"], second["skipped"]) == (1, 2)
+    third = json.loads(cli(*args, "--overwrite").stdout)
+    assert (third["done"], third["skipped"]) == (3, 0)
+    assert not list((tmp_path / "out").rglob("*.bwcolor-tmp"))
+
+
+def test_quoted_globs_and_case_insensitive_extensions(tmp_path, cli, baseline_ckpt):
+    src = gray_tree(tmp_path / "in")
+    write(src / "UPPER.JPEG", gray_of(gradient_rgb(20, 20)))
+    res = cli("colorize", f"{src}/**/*.*", "-o", tmp_path / "out", "-m", baseline_ckpt, "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["done"] == 4
+    assert (tmp_path / "out" / "sub" / "deeper" / "c.tif").exists()
+    res = cli("colorize", f"{src}/*.zzz", "-o", tmp_path / "out2", "-m", baseline_ckpt)
+    assert res.exit_code == 1 and "no files match" in res.stderr
+
+
+def test_format_conversion_and_name_collisions(tmp_path, cli, baseline_ckpt):
+    write(tmp_path / "in" / "a.jpg", gray_of(gradient_rgb(20, 20)))
+    write(tmp_path / "in" / "a.png", gray_of(gradient_rgb(20, 20, 5)))
+    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt, "--format", "png")
+    assert res.exit_code == 1
+    assert "same output name" in res.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+def test_refuses_to_overwrite_inputs(tmp_path, cli, baseline_ckpt):
+    src = gray_tree(tmp_path / "in")
+    before = tree_hashes(src)
+    res = cli("colorize", src, "-o", src, "-m", baseline_ckpt, "--overwrite")
+    assert res.exit_code == 2 and "would overwrite an input" in res.stderr
+    assert tree_hashes(src) == before
+
+
+def test_output_inside_input_folder_is_not_read_back(tmp_path, cli, baseline_ckpt):
+    src = gray_tree(tmp_path / "in")
+    args = ["colorize", src, "-o", src / "colorized", "-m", baseline_ckpt, "--json"]
+    assert json.loads(cli(*args).stdout)["done"] == 3
+    again = json.loads(cli(*args).stdout)
+    assert (again["done"], again["skipped"]) == (0, 3)
+
+
+def test_usage_errors_exit_2(tmp_path, cli, monkeypatch):
+    write(tmp_path / "x.png", np.zeros((8, 8), np.uint8))
+    monkeypatch.setenv("BWCOLOR_WEIGHTS_DIR", str(tmp_path / "none"))
+    res = cli("colorize", tmp_path / "x.png", "-o", tmp_path / "o", "-m", "baseline")
+    assert res.exit_code == 2 and "no trained weights" in res.stderr
+    res = cli("colorize", tmp_path / "x.png", "-o", tmp_path / "o", "-m", tmp_path / "nope.safetensors")
+    assert res.exit_code == 2 and "not found" in res.stderr
+    res = cli("colorize", tmp_path / "x.png", "--format", "gif")
+    assert res.exit_code == 2 and "unknown output format" in res.stderr
+    res = cli("colorize", tmp_path / "x.png", "--batch-size", "0")
+    assert res.exit_code == 2
+    for command in ("train", "evaluate", "benchmark"):
+        assert cli(command).exit_code == 2
+
+
+def test_module_entry_point_and_version():
+    out = subprocess.run([sys.executable, "-m", "bwcolor", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("bwcolor ")

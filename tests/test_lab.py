@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+from skimage import color
+
+from bwcolor import lab
+
+
+def test_rgb_to_lab_matches_scikit_image():
+    rgb = np.random.default_rng(0).random((40, 50, 3), dtype=np.float32)
+    ours = lab.rgb_to_lab(rgb)
+    ref = color.rgb2lab(rgb)
+    assert np.abs(ours[..., 0] - ref[..., 0]).max() < 0.3
+    assert np.abs(ours[..., 1:] - ref[..., 1:]).max() < 0.6
+
+
+def test_lab_round_trip():
+    rgb = np.random.default_rng(1).random((32, 32, 3), dtype=np.float32)
+    assert np.abs(lab.lab_to_rgb(lab.rgb_to_lab(rgb)) - rgb).max() < 0.005
+    ref = color.lab2rgb(lab.rgb_to_lab(rgb))
+    assert np.abs(lab.lab_to_rgb(lab.rgb_to_lab(rgb)) - ref).max() < 0.005
+
+
+def test_gray_lightness_is_exact_lab_of_gray():
+    g = np.linspace(0, 1, 1001, dtype=np.float32).reshape(7, 143)
+    ref = color.rgb2lab(np.repeat(g[..., None], 3, -1))[..., 0]
+    assert np.abs(lab.gray_to_lightness(g) - ref).max() < 1e-3
+    u8 = (np.arange(256, dtype=np.uint8)).reshape(16, 16)
+    assert np.abs(lab.lightness_of_gray(u8) - lab.gray_to_lightness(u8 / 255.0)).max() < 1e-4
+    u16 = np.array([[0, 1000, 40000, 65535]], dtype=np.uint16)
+    assert np.abs(lab.lightness_of_gray(u16) - lab.gray_to_lightness(u16 / 65535.0)).max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    "hw, size, expected",
+    [
+        ((256, 256), 256, (256, 256)),
+        ((512, 768), 256, (168, 256)),
+        ((37, 1000), 256, (8, 256)),
+        ((1000, 37), 256, (256, 8)),
+        ((3, 5), 256, (152, 256)),
+        ((333, 333), 128, (128, 128)),
+    ],
+)
+def test_render_shape_keeps_aspect_and_multiple_of_8(hw, size, expected):
+    assert lab.render_shape(*hw, size) == expected
+
+
+def test_render_shape_rejects_bad_sizes():
+    with pytest.raises(ValueError):
+        lab.render_shape(10, 10, 100)
+    with pytest.raises(ValueError):
+        lab.render_shape(0, 10, 256)
+
+
+def test_merge_keeps_lightness_even_for_out_of_gamut_ab():
+    rng = np.random.default_rng(2)
+    lum = rng.uniform(0, 100, (64, 64)).astype(np.float32)
+    ab = rng.uniform(-110, 110, (64, 64, 2)).astype(np.float32)  # mostly out of gamut
+    rgb = lab.merge_lab(lum, ab)
+    assert rgb.min() >= 0 and rgb.max() <= 1
+    assert np.abs(lab.rgb_to_lab(rgb)[..., 0] - lum).max() < 0.6
+
+
+def test_merge_leaves_in_gamut_colours_alone():
+    rgb = np.random.default_rng(3).uniform(0.1, 0.9, (16, 16, 3)).astype(np.float32)
+    lab_img = lab.rgb_to_lab(rgb)
+    out = lab.merge_lab(lab_img[..., 0], lab_img[..., 1:])
+    assert np.abs(out - rgb).max() < 0.005
+
+
+def test_normalisation_round_trip():
+    norm = lab.Normalisation()
+    assert norm.encode_l(np.array([0.0, 50.0, 100.0])).tolist() == [-1.0, 0.0, 1.0]
+    ab = np.array([-110.0, 0.0, 55.0], dtype=np.float32)
+    assert np.allclose(norm.decode_ab(norm.encode_ab(ab)), ab)
+    assert lab.Normalisation.from_dict(norm.to_dict()) == norm
+
+
+def test_upsample_ab_is_bilinear_to_full_size():
+    ab = np.zeros((8, 16, 2), np.float32)
+    ab[..., 0] = 10
+    up = lab.upsample_ab(ab, 37, 101)
+    assert up.shape == (37, 101, 2)
+    assert np.allclose(up[..., 0], 10)

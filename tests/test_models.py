@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skimage import data
+
+from bwcolor.models import create_model, list_models
+from bwcolor.models.backbones import BackboneWeightsMissing, EfficientNetLite0, create_backbone
+from bwcolor.models.inception_resnet_v2 import InceptionResNetV2
+
+
+def n_params(model, trainable_only=False):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def test_registry_lists_both_networks():
+    assert {"baseline", "fusion"} <= set(list_models())
+    with pytest.raises(KeyError, match="unknown model"):
+        create_model("nope")
+    with pytest.raises(TypeError, match="unknown option"):
+        create_model("baseline", depth=3)
+
+
+def test_baseline_matches_the_papers_table():
+    model = create_model("baseline")
+    assert n_params(model) == 231_682
+    shapes = []
+    x = torch.zeros(1, 1, 256, 256)
+    for layer in model.layers:
+        x = layer(x)
+        if isinstance(layer, torch.nn.Conv2d):
+            shapes.append((layer.in_channels, layer.out_channels, x.shape[-1]))
+    assert shapes == [
+        (1, 32, 256), (32, 32, 128), (32, 64, 128), (64, 64, 64),
+        (64, 128, 64), (128, 64, 128), (64, 32, 256), (32, 2, 256),
+    ]  # fmt: skip
+    out = model(torch.randn(2, 1, 256, 256))
+    assert out.shape == (2, 2, 256, 256) and out.abs().max() <= 1
+
+
+@pytest.fixture(scope="module")
+def fusion():
+    torch.manual_seed(0)
+    return create_model("fusion").eval()
+
+
+@pytest.mark.parametrize("hw", [(64, 64), (40, 96), (8, 256)])
+def test_fusion_any_multiple_of_8(fusion, hw):
+    with torch.no_grad():
+        out = fusion(torch.rand(2, 1, *hw) * 2 - 1)
+    assert out.shape == (2, 2, *hw) and out.abs().max() <= 1
+
+
+def test_fusion_equals_replicate_and_concatenate(fusion):
+    """The broadcast-add fusion is the paper's concatenate + 1x1 conv, computed cheaply."""
+    lum = torch.rand(1, 1, 64, 48) * 2 - 1
+    with torch.no_grad():
+        emb = fusion.embed(lum)
+        feats = fusion.encoder(lum)
+        grid = emb[:, :, None, None].expand(-1, -1, *feats.shape[-2:])
+        naive = F.relu(fusion.fusion(torch.cat([feats, grid], 1)))
+        expected = fusion.decoder(naive)
+        assert torch.allclose(fusion(lum), expected, atol=1e-5)
+
+
+def test_fusion_backbone_is_frozen_and_stays_in_eval(fusion):
+    trainable = {n for n, p in fusion.named_parameters() if p.requires_grad}
+    assert trainable and not any(n.startswith("backbone.") for n in trainable)
+    fusion.train()
+    assert not fusion.backbone.training and not fusion.backbone.net.training
+    assert fusion.encoder.training
+    fusion.eval()
+
+
+def test_gray_from_lum_inverts_lightness(fusion):
+    from bwcolor import lab
+
+    g = np.linspace(0, 1, 101, dtype=np.float32)
+    lum = torch.from_numpy(lab.gray_to_lightness(g) / 50 - 1)
+    assert torch.allclose(fusion.gray_from_lum(lum), torch.from_numpy(g), atol=1e-4)
+
+
+def test_efficientnet_lite0_classifies_a_real_photo():
+    net = EfficientNetLite0()
+    coffee = torch.from_numpy(data.coffee()).permute(2, 0, 1)[None].float() / 255
+    gray = (coffee * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(1, keepdim=True)
+    assert net(gray).argmax().item() == 967  # espresso, from the gray image alone
+
+
+def test_inception_resnet_v2_has_the_standard_parameter_count():
+    model = InceptionResNetV2()
+    assert n_params(model) == 55_843_464
+    with torch.no_grad():
+        assert model.eval()(torch.zeros(1, 3, 299, 299)).shape == (1, 1000)
+
+
+def test_inception_resnet_v2_without_weights_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.delenv("BWCOLOR_INCEPTION_RESNET_V2_WEIGHTS", raising=False)
+    with pytest.raises(BackboneWeightsMissing, match="--backbone-weights"):
+        create_backbone("inception_resnet_v2")
+    with pytest.raises(BackboneWeightsMissing, match="not found"):
+        create_backbone("inception_resnet_v2", str(tmp_path / "missing.pth"))
+
+
+def test_inception_resnet_v2_loads_a_local_state_dict(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    ref = InceptionResNetV2()
+    state = {k.replace("classif.", "last_linear."): v for k, v in ref.state_dict().items()}
+    save_file(state, tmp_path / "irv2.safetensors")
+    fusion = create_model(
+        "fusion", backbone="inception_resnet_v2", backbone_weights=str(tmp_path / "irv2.safetensors")
+    )
+    assert torch.equal(fusion.backbone.net.classif.weight, ref.classif.weight)
+    assert fusion.backbone.input_size == 299
