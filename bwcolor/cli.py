@@ -193,10 +193,132 @@ def _not_yet(command: str) -> None:
     raise fail_usage(f"'bwcolor {command}' is not yet implemented")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def train() -> None:
-    """Train a model on a folder of colour photos (not yet implemented)."""
-    _not_yet("train")
+@app.command()
+def train(
+    data: Annotated[
+        list[str] | None,
+        typer.Argument(help="Folders (recursive), files or globs of colour photos.", show_default=False),
+    ] = None,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Best checkpoint (.safetensors); the last one, a log and a loss plot go beside it.",
+        ),
+    ] = Path("model.safetensors"),
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Network to train: baseline or fusion.")
+    ] = "baseline",
+    backbone: Annotated[
+        str, typer.Option(help="fusion only: efficientnet_lite0 or inception_resnet_v2.")
+    ] = "efficientnet_lite0",
+    backbone_weights: Annotated[
+        str | None, typer.Option(help="Local ImageNet weights for inception_resnet_v2.")
+    ] = None,
+    image_size: Annotated[int, typer.Option(help="Training crop size (multiple of 8).")] = 128,
+    render_size: Annotated[
+        int | None, typer.Option(help="Long side the trained model renders at. Default: 2 x image size.")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 10,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (Adam; warm-up then cosine decay).")] = 1e-3,
+    seed: Annotated[int, typer.Option()] = 0,
+    val_fraction: Annotated[
+        float, typer.Option(help="Share of images held out for validation, chosen by content hash.")
+    ] = 0.1,
+    val: Annotated[
+        list[str] | None, typer.Option(help="Validation folder(s) instead of --val-fraction.")
+    ] = None,
+    max_images: Annotated[
+        int | None, typer.Option(min=1, help="Use at most this many training images.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(help="Decoded-image and embedding cache. Default: ~/.cache/bwcolor or $BWCOLOR_CACHE."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    workers: Annotated[int, typer.Option(min=1, help="Threads preparing batches.")] = 2,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue from a *.last.safetensors checkpoint.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-epoch lines.")] = False,
+) -> None:
+    """Train a network on any folder of colour photos (MSE on Lab ab, as the paper).
+
+    Writes the best checkpoint (by validation loss) to --output, a resumable *.last.safetensors
+    beside it after every epoch and on Ctrl-C, a *.log.jsonl and a *.loss.png.
+    """
+    from bwcolor import dataset
+    from bwcolor.training import TrainConfig, TrainingInterrupted
+    from bwcolor.training import train as run_training
+
+    if not data and resume is None:
+        raise fail_usage("give the training data (folders, files or globs), or --resume CHECKPOINT")
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet,
+    )  # fmt: skip
+    task = None
+
+    def on_event(kind: str, **ev) -> None:
+        nonlocal task
+        if kind in ("scan", "embeddings"):
+            label = "reading images" if kind == "scan" else "backbone embeddings"
+            task = progress.add_task(label, total=ev["total"], info="")
+        elif kind == "scanned":
+            progress.advance(task)
+        elif kind == "data":
+            s = ev["summary"]
+            progress.console.print(
+                f"data: {s.train} train, {s.val} validation; skipped {s.skipped_gray} grayscale or "
+                f"near-grayscale, {s.skipped_unreadable} unreadable; decoded {s.decoded} (rest from cache)",
+                markup=False,
+            )
+            for problem in s.problems:
+                progress.console.print(f"bwcolor: skipped: {problem}", markup=False)
+        elif kind == "epoch_start":
+            task = progress.add_task(
+                f"epoch {ev['epoch'] + 1}/{ev['epochs']}", total=ev["batches"], completed=ev["done"], info=""
+            )
+        elif kind == "batch":
+            progress.update(
+                task, advance=1, info=f"loss {ev['loss']:.5f} {ev['images_per_second']:.1f} img/s"
+            )
+        elif kind == "epoch_end":
+            r = ev["record"]
+            val_text = f"{r['val_loss']:.5f}" if r["val_loss"] is not None else "n/a"
+            progress.console.print(
+                f"epoch {r['epoch']}: train {r['train_loss']:.5f}  val {val_text}  lr {r['lr']:.2e}  "
+                f"{r['images_per_second']} img/s  {r['seconds']:.0f} s"
+                + ("  (best, saved)" if ev["improved"] else ""),
+                markup=False,
+            )
+
+    try:
+        with progress:
+            if resume is not None:
+                result = run_training(resume=resume, on_event=on_event, device=device, workers=workers)
+            else:
+                cfg = TrainConfig(
+                    data=list(data), output=str(output), model=model, backbone=backbone,
+                    backbone_weights=backbone_weights, image_size=image_size, render_size=render_size,
+                    epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_fraction=val_fraction,
+                    val=list(val) if val else None, max_images=max_images,
+                    cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
+                )  # fmt: skip
+                result = run_training(cfg, on_event=on_event)
+    except TrainingInterrupted as exc:
+        err.print(f"bwcolor: {exc}", markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BwcolorError as exc:
+        raise fail_usage(str(exc)) from None
+    err.print(
+        f"best checkpoint: {result['best']} (validation loss {result['best_val_loss']:.5f}); "
+        f"last: {result['last']}; log: {result['log']}"
+        + (f"; plot: {result['plot']}" if result["plot"] else ""),
+        markup=False,
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -1,0 +1,404 @@
+"""Training a colorization network on a folder of colour photos (``bwcolor train``).
+
+MSE on normalised ab, as the paper; Adam with a warm-up + cosine learning-rate schedule;
+channels_last, and bf16 autocast on CUDA. Data come through :mod:`bwcolor.dataset`'s cache; for
+``fusion`` the frozen backbone's embedding of every cached image (and of its mirror image) is
+computed once and cached too, so epochs only run the trainable layers. A crop uses the embedding
+of its whole image: the global context the fusion layer is meant to carry.
+
+Determinism: epoch ``e``'s order and batch ``k``'s augmentation come from generators seeded by
+``(seed, e)`` and ``(seed, e, k)``, so a resumed run sees exactly the batches an uninterrupted
+run would. The last checkpoint stores the model, optimizer, schedule, position and torch's RNG.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bwcolor import __version__, dataset
+from bwcolor.checkpoint import load_model, read_checkpoint, save_checkpoint
+from bwcolor.device import resolve_device
+from bwcolor.errors import BwcolorError, UsageError
+from bwcolor.inputs import expand_inputs
+from bwcolor.lab import SIZE_MULTIPLE, Normalisation
+from bwcolor.models import create_model
+
+EMBEDDING_BATCH = 32
+
+
+class TrainingInterrupted(BwcolorError):
+    """Ctrl-C during training: a resumable checkpoint was saved (its path is ``self.path``)."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"interrupted: resumable checkpoint saved to {path}; continue with --resume {path}")
+        self.path = path
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    output: str
+    model: str = "baseline"
+    backbone: str = "efficientnet_lite0"
+    backbone_weights: str | None = None
+    image_size: int = 128
+    render_size: int | None = None  # long side at inference; default 2 x image_size
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup: float = 0.03  # fraction of all steps
+    seed: int = 0
+    val_fraction: float = 0.1
+    val: list[str] | None = None
+    max_images: int | None = None
+    cache_dir: str = str(dataset.DEFAULT_CACHE)
+    device: str = "auto"
+    workers: int = 2
+
+    def check(self) -> None:
+        if self.image_size % SIZE_MULTIPLE or self.image_size < 16:
+            raise UsageError(f"--image-size must be a multiple of {SIZE_MULTIPLE}, at least 16")
+        if not 0 <= self.val_fraction < 1:
+            raise UsageError("--val-fraction must be in [0, 1)")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise UsageError("--epochs, --batch-size and --lr must be positive")
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # the epoch in progress (0-based)
+    batch: int = 0  # the next batch of that epoch
+    step: int = 0
+    best_val: float = math.inf
+    seconds: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+
+def _paths(patterns: list[str], what: str) -> list[Path]:
+    sources, problems = expand_inputs(patterns)
+    if problems and not sources:
+        raise UsageError(f"{what}: " + "; ".join(f"{p.input}: {p.message}" for p in problems))
+    return [s.path for s in sources]
+
+
+def _build_model(cfg: TrainConfig):
+    options: dict[str, Any] = {"render_size": cfg.render_size or 2 * cfg.image_size}
+    if cfg.model == "fusion":
+        options |= {"backbone": cfg.backbone, "backbone_weights": cfg.backbone_weights}
+    try:
+        return create_model(cfg.model, **options)
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise UsageError(str(exc.args[0] if exc.args else exc)) from None
+
+
+def _lr_factor(step: int, total: int, warmup: float) -> float:
+    warm = max(1, int(total * warmup))
+    if step < warm:
+        return (step + 1) / warm
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"optim/{idx}/{key}"] = value
+            else:
+                scalars[f"{idx}/{key}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], info: dict) -> None:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("extra/optim/"):
+            _, _, idx, key = name.split("/", 3)
+            state.setdefault(int(idx), {})[key] = value
+    for name, value in info["scalars"].items():
+        idx, key = name.split("/", 1)
+        state.setdefault(int(idx), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+
+
+def _embeddings(model, images: list[np.ndarray], with_flip: bool, cache_dir: Path, digests, tag: str, norm):
+    """Backbone logits for every image (and its mirror): (N, 2 or 1, 1000), cached on disk."""
+    out = []
+    todo = []
+    for i, d in enumerate(digests):
+        entry = cache_dir / d[:2] / f"{d}-{tag}.emb.npy"
+        if entry.exists():
+            out.append(np.load(entry, allow_pickle=False))
+        else:
+            out.append(None)
+            todo.append(i)
+    device = next(model.parameters()).device
+    for start in range(0, len(todo), EMBEDDING_BATCH):
+        chunk = todo[start : start + EMBEDDING_BATCH]
+        size = model.backbone.input_size
+        lums = np.stack([dataset.lab_pair(dataset.lab.resize(images[i], size, size), norm)[0] for i in chunk])
+        x = torch.from_numpy(lums)[:, None].to(device)
+        with torch.no_grad():
+            both = torch.stack([model.embed(x), model.embed(x.flip(-1))], 1).cpu().numpy()
+        for i, e in zip(chunk, both, strict=True):
+            entry = cache_dir / digests[i][:2] / f"{digests[i]}-{tag}.emb.npy"
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            np.save(entry, e.astype(np.float32), allow_pickle=False)
+            out[i] = e
+    emb = np.stack(out) if out else np.zeros((0, 2, 1000), np.float32)
+    return emb if with_flip else emb[:, :1]
+
+
+def environment(device: torch.device) -> dict:
+    env = {
+        "bwcolor": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def train(
+    config: TrainConfig | None = None,
+    resume: str | Path | None = None,
+    on_event: Callable[..., None] | None = None,
+    **overrides: Any,
+) -> dict:
+    """Train a model; returns a summary (paths, best validation loss, history).
+
+    Give a :class:`TrainConfig` (or its fields as keyword arguments), or ``resume`` with the
+    path of a ``*.last.safetensors`` checkpoint to continue exactly where it stopped
+    (``device`` and ``workers`` may be changed on resume).
+    """
+    emit = on_event or (lambda *a, **k: None)
+    state = TrainState()
+    resume_tensors = None
+    if resume is not None:
+        header, resume_tensors = read_checkpoint(resume)
+        saved = header["meta"].get("train_config")
+        if not saved or "train_state" not in header["meta"]:
+            raise UsageError(f"{resume}: not a resumable checkpoint (use the *.last.safetensors file)")
+        cfg = TrainConfig(**{**saved, **{k: v for k, v in overrides.items() if k in ("device", "workers")}})
+        state = TrainState(**header["meta"]["train_state"])
+    else:
+        cfg = config or TrainConfig(**overrides)
+    cfg.check()
+    device = resolve_device(cfg.device)
+    out = Path(cfg.output)
+    last_path = out.with_name(out.name.removesuffix(".safetensors") + ".last.safetensors")
+    log_path = out.with_name(out.name.removesuffix(".safetensors") + ".log.jsonl")
+    cache_dir = Path(cfg.cache_dir)
+    norm = Normalisation()
+
+    train_paths = _paths(cfg.data, "training data")
+    val_paths = _paths(cfg.val, "validation data") if cfg.val else None
+    if val_paths is not None:
+        held = {p.resolve() for p in val_paths}
+        train_paths = [p for p in train_paths if p.resolve() not in held]
+    side = round(cfg.image_size * 1.25)
+    emit("scan", total=len(train_paths) + len(val_paths or []))
+    train_set, val_set, data = dataset.load_images(
+        train_paths,
+        side,
+        cache_dir,
+        cfg.val_fraction,
+        val_paths,
+        cfg.max_images,
+        progress=lambda: emit("scanned"),
+    )
+    emit("data", summary=data)
+    if len(train_set) == 0:
+        raise UsageError(
+            f"no usable training images: {data.found} found, {data.skipped_gray} grayscale or near-grayscale, "
+            f"{data.skipped_unreadable} unreadable"
+        )
+
+    torch.manual_seed(cfg.seed)
+    model = _build_model(cfg)
+    if resume_tensors is not None:
+        weights = load_model(resume, device="cpu", backbone_weights=cfg.backbone_weights)
+        model.load_state_dict(weights.state_dict())
+    model = model.to(device).to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, total_steps, cfg.warmup))
+    if resume_tensors is not None:
+        _restore_optimizer(opt, resume_tensors, header["meta"]["optimizer"])
+        sched.last_epoch = state.step - 1
+        sched.step()  # recompute the learning rate for the current step
+        torch.set_rng_state(resume_tensors["extra/torch_rng"])
+
+    fusion = cfg.model == "fusion"
+    if fusion:
+        tag = f"{side}-{cfg.backbone}"
+        emit("embeddings", total=len(train_set) + len(val_set))
+        train_emb = _embeddings(model, train_set.images, True, cache_dir, train_set.digests, tag, norm)
+        val_emb = _embeddings(model, val_set.images, False, cache_dir, val_set.digests, tag, norm)[:, 0]
+    val_l, val_ab = (
+        dataset.validation_arrays(val_set.images, cfg.image_size, norm) if len(val_set) else (None, None)
+    )
+    use_amp = device.type == "cuda"
+
+    def forward(lum: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
+        lum = lum.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            pred = model(lum, emb.to(device)) if fusion else model(lum)
+        return pred.float()
+
+    def validate() -> float | None:
+        if val_l is None:
+            return None
+        model.eval()
+        total = 0.0
+        with torch.no_grad():
+            for s in range(0, len(val_l), 32):
+                emb = torch.from_numpy(val_emb[s : s + 32]) if fusion else None
+                pred = forward(torch.from_numpy(val_l[s : s + 32]), emb)
+                total += F.mse_loss(
+                    pred, torch.from_numpy(val_ab[s : s + 32]).to(device), reduction="sum"
+                ).item()
+        model.train()
+        return total / val_ab.size
+
+    def make_batch(epoch: int, k: int, order: np.ndarray):
+        idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
+        rng = np.random.default_rng([cfg.seed, epoch, k])
+        lum, ab, flips = dataset.training_batch(train_set.images, idx, cfg.image_size, rng, norm)
+        emb = torch.from_numpy(train_emb[idx, flips.astype(int)]) if fusion else None
+        return torch.from_numpy(lum), torch.from_numpy(ab), emb
+
+    meta_base = {
+        "train_config": asdict(cfg),
+        "data": data.to_dict(),
+        "command": " ".join(sys.argv),
+        "environment": environment(device),
+    }
+
+    def save_last() -> None:
+        opt_tensors, opt_info = _optimizer_tensors(opt)
+        extra = {**opt_tensors, "torch_rng": torch.get_rng_state()}
+        meta = {**meta_base, "train_state": asdict(state), "optimizer": opt_info}
+        save_checkpoint(model, last_path, norm, meta, extra)
+
+    model.train()
+    with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool:
+        while state.epoch < cfg.epochs:
+            epoch = state.epoch
+            order = np.random.default_rng([cfg.seed, epoch, 1 << 31]).permutation(len(train_set))
+            emit("epoch_start", epoch=epoch, epochs=cfg.epochs, batches=steps_per_epoch, done=state.batch)
+            pending = {
+                k: pool.submit(make_batch, epoch, k, order)
+                for k in range(state.batch, min(steps_per_epoch, state.batch + cfg.workers + 1))
+            }
+            loss_sum, seen, t0 = 0.0, 0, time.perf_counter()
+            try:
+                while state.batch < steps_per_epoch:
+                    k = state.batch
+                    lum, ab, emb = pending.pop(k).result()
+                    nxt = k + cfg.workers + 1
+                    if nxt < steps_per_epoch:
+                        pending[nxt] = pool.submit(make_batch, epoch, nxt, order)
+                    loss = F.mse_loss(forward(lum, emb), ab.to(device))
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    state.batch, state.step = k + 1, state.step + 1
+                    loss_sum += loss.item() * len(lum)
+                    seen += len(lum)
+                    elapsed = time.perf_counter() - t0
+                    emit("batch", loss=loss.item(), images_per_second=seen / elapsed if elapsed else 0.0)
+            except KeyboardInterrupt:
+                for f in pending.values():
+                    f.cancel()
+                state.seconds += time.perf_counter() - t0
+                save_last()
+                raise TrainingInterrupted(last_path) from None
+            elapsed = time.perf_counter() - t0
+            state.seconds += elapsed
+            val_loss = validate()
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / max(1, seen),
+                "val_loss": val_loss,
+                "lr": opt.param_groups[0]["lr"],
+                "seconds": round(elapsed, 2),
+                "images_per_second": round(seen / elapsed, 2) if elapsed else None,
+            }
+            state.history.append(record)
+            with open(log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+            score = val_loss if val_loss is not None else record["train_loss"]
+            improved = score < state.best_val
+            state.epoch, state.batch = epoch + 1, 0
+            if improved:
+                state.best_val = score
+                meta = {
+                    **meta_base,
+                    "metrics": record,
+                    "epochs_trained": epoch + 1,
+                    "seconds": round(state.seconds, 1),
+                }
+                save_checkpoint(model, out, norm, meta)
+            save_last()
+            emit("epoch_end", record=record, improved=improved)
+
+    plot_path = _plot(state.history, out.with_name(out.name.removesuffix(".safetensors") + ".loss.png"))
+    return {
+        "best": str(out),
+        "last": str(last_path),
+        "log": str(log_path),
+        "plot": str(plot_path) if plot_path else None,
+        "best_val_loss": state.best_val,
+        "history": state.history,
+        "data": data.to_dict(),
+        "seconds": state.seconds,
+    }
+
+
+def _plot(history: list[dict], path: Path) -> Path | None:
+    """Loss curves as a PNG (matplotlib, if installed)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(epochs, [h["train_loss"] for h in history], marker="o", label="train")
+    if any(h["val_loss"] is not None for h in history):
+        ax.plot(epochs, [h["val_loss"] for h in history], marker="o", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE on normalised ab")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
