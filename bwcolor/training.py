@@ -85,6 +85,8 @@ class TrainState:
     step: int = 0
     best_val: float = math.inf
     seconds: float = 0.0
+    epoch_loss: float = 0.0  # loss summed over the images of the epoch in progress
+    epoch_images: int = 0
     history: list[dict] = field(default_factory=list)
 
 
@@ -211,6 +213,7 @@ def train(
     log_path = out.with_name(out.name.removesuffix(".safetensors") + ".log.jsonl")
     cache_dir = Path(cfg.cache_dir)
     norm = Normalisation()
+    out.parent.mkdir(parents=True, exist_ok=True)
 
     train_paths = _paths(cfg.data, "training data")
     val_paths = _paths(cfg.val, "validation data") if cfg.val else None
@@ -229,6 +232,10 @@ def train(
         progress=lambda: emit("scanned"),
     )
     emit("data", summary=data)
+    if len(train_set) == 0 and len(val_set):
+        raise UsageError(
+            f"all {len(val_set)} usable images are in the validation set: give more data or a smaller --val-fraction"
+        )
     if len(train_set) == 0:
         raise UsageError(
             f"no usable training images: {data.found} found, {data.skipped_gray} grayscale or near-grayscale, "
@@ -245,12 +252,12 @@ def train(
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, total_steps, cfg.warmup))
     if resume_tensors is not None:
         _restore_optimizer(opt, resume_tensors, header["meta"]["optimizer"])
-        sched.last_epoch = state.step - 1
-        sched.step()  # recompute the learning rate for the current step
         torch.set_rng_state(resume_tensors["extra/torch_rng"])
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: _lr_factor(s, total_steps, cfg.warmup), last_epoch=state.step - 1
+    )
 
     fusion = cfg.model == "fusion"
     if fusion:
@@ -304,6 +311,8 @@ def train(
         meta = {**meta_base, "train_state": asdict(state), "optimizer": opt_info}
         save_checkpoint(model, last_path, norm, meta, extra)
 
+    if resume is None:
+        log_path.unlink(missing_ok=True)  # a new run starts a new log
     model.train()
     with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool:
         while state.epoch < cfg.epochs:
@@ -314,7 +323,7 @@ def train(
                 k: pool.submit(make_batch, epoch, k, order)
                 for k in range(state.batch, min(steps_per_epoch, state.batch + cfg.workers + 1))
             }
-            loss_sum, seen, t0 = 0.0, 0, time.perf_counter()
+            t0, seen_before = time.perf_counter(), state.epoch_images
             try:
                 while state.batch < steps_per_epoch:
                     k = state.batch
@@ -328,10 +337,11 @@ def train(
                     opt.step()
                     sched.step()
                     state.batch, state.step = k + 1, state.step + 1
-                    loss_sum += loss.item() * len(lum)
-                    seen += len(lum)
+                    state.epoch_loss += loss.item() * len(lum)
+                    state.epoch_images += len(lum)
                     elapsed = time.perf_counter() - t0
-                    emit("batch", loss=loss.item(), images_per_second=seen / elapsed if elapsed else 0.0)
+                    rate = (state.epoch_images - seen_before) / elapsed if elapsed else 0.0
+                    emit("batch", loss=loss.item(), images_per_second=rate)
             except KeyboardInterrupt:
                 for f in pending.values():
                     f.cancel()
@@ -340,10 +350,11 @@ def train(
                 raise TrainingInterrupted(last_path) from None
             elapsed = time.perf_counter() - t0
             state.seconds += elapsed
+            seen = state.epoch_images - seen_before
             val_loss = validate()
             record = {
                 "epoch": epoch + 1,
-                "train_loss": loss_sum / max(1, seen),
+                "train_loss": state.epoch_loss / max(1, state.epoch_images),
                 "val_loss": val_loss,
                 "lr": opt.param_groups[0]["lr"],
                 "seconds": round(elapsed, 2),
@@ -354,7 +365,7 @@ def train(
                 f.write(json.dumps(record) + "\n")
             score = val_loss if val_loss is not None else record["train_loss"]
             improved = score < state.best_val
-            state.epoch, state.batch = epoch + 1, 0
+            state.epoch, state.batch, state.epoch_loss, state.epoch_images = epoch + 1, 0, 0.0, 0
             if improved:
                 state.best_val = score
                 meta = {

@@ -1,0 +1,110 @@
+"""`bwcolor train` on tiny generated data: no test trains a real model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bwcolor import load_model
+from bwcolor.checkpoint import read_checkpoint
+from bwcolor.errors import UsageError
+from bwcolor.training import TrainConfig, TrainingInterrupted, train
+from tests.conftest import write
+
+
+def learnable_images(folder, n=12, size=48, seed=0):
+    """Colour is a function of brightness: dark pixels blue, bright pixels orange."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        t = rng.random((size // 8, size // 8)).astype(np.float32)
+        t = np.kron(t, np.ones((8, 8), np.float32))
+        rgb = np.stack([t, 0.6 * t + 0.1, 1 - t], -1)
+        write(folder / f"img{i:02d}.png", (rgb * 255).astype(np.uint8))
+    return folder
+
+
+def config(tmp_path, data, **kw):
+    val = tmp_path / "val"
+    if not val.exists():
+        learnable_images(val, n=4, seed=99)
+    base = dict(
+        data=[str(data)], output=str(tmp_path / "out" / "m.safetensors"), image_size=32,
+        epochs=2, batch_size=4, lr=3e-3, val_fraction=0.0, val=[str(val)], workers=1,
+        cache_dir=str(tmp_path / "cache"), device="cpu",
+    )  # fmt: skip
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_lowers_the_loss_on_a_learnable_task(tmp_path):
+    data = learnable_images(tmp_path / "data", n=16)
+    untrained = train(config(tmp_path, data, epochs=1, lr=1e-12, output=str(tmp_path / "u.safetensors")))
+    trained = train(config(tmp_path, data, epochs=8, lr=1e-2))
+    assert trained["best_val_loss"] < 0.6 * untrained["best_val_loss"]
+    model = load_model(trained["best"])
+    assert model.config.render_size == 64  # 2 x image size by default
+    lines = (tmp_path / "out" / "m.log.jsonl").read_text().splitlines()
+    assert [json.loads(ln)["epoch"] for ln in lines] == list(range(1, 9))
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    data = learnable_images(tmp_path / "data", n=10)
+    full = train(config(tmp_path, data, epochs=2, output=str(tmp_path / "a" / "m.safetensors")))
+    batches = 0
+
+    def interrupt(kind, **_):
+        nonlocal batches
+        if kind == "batch":
+            batches += 1
+            if batches == 4:  # in the middle of the second epoch (3 batches per epoch)
+                raise KeyboardInterrupt
+
+    cfg = config(tmp_path, data, epochs=2, output=str(tmp_path / "b" / "m.safetensors"))
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(cfg, on_event=interrupt)
+    header, _ = read_checkpoint(stopped.value.path)
+    assert (header["meta"]["train_state"]["epoch"], header["meta"]["train_state"]["batch"]) == (1, 1)
+    resumed = train(resume=stopped.value.path)
+    a = read_checkpoint(full["last"])[1]
+    b = read_checkpoint(resumed["last"])[1]
+    for key in a:
+        if key.startswith("layers."):
+            assert torch.allclose(a[key], b[key], atol=1e-6), key
+    assert [h["train_loss"] for h in resumed["history"]] == pytest.approx(
+        [h["train_loss"] for h in full["history"]]
+    )
+
+
+def test_cache_is_reused_across_epochs_and_runs(tmp_path, monkeypatch):
+    from bwcolor import dataset
+
+    data = learnable_images(tmp_path / "data", n=6)
+    calls = []
+    real = dataset.read_image
+    monkeypatch.setattr(dataset, "read_image", lambda p: calls.append(p) or real(p))
+    first = train(config(tmp_path, data, epochs=3, val=None, val_fraction=0.3))
+    assert len(calls) == 6 and first["data"]["decoded"] == 6
+    second = train(config(tmp_path, data, epochs=1, val=None, val_fraction=0.3))
+    assert len(calls) == 6 and second["data"]["decoded"] == 0
+    assert second["data"]["train"] == first["data"]["train"]
+
+
+def test_fusion_trains_with_cached_embeddings(tmp_path):
+    data = learnable_images(tmp_path / "data", n=4)
+    result = train(config(tmp_path, data, model="fusion", epochs=1, val=None, val_fraction=0.0))
+    assert np.isfinite(result["history"][0]["train_loss"])
+    assert len(list((tmp_path / "cache").rglob("*.emb.npy"))) == 4
+    assert load_model(result["best"]).config.backbone == "efficientnet_lite0"
+
+
+def test_gray_or_broken_data_is_a_clear_error(tmp_path, cli):
+    folder = tmp_path / "gray"
+    write(folder / "g.png", np.full((40, 40), 128, np.uint8))
+    write(folder / "rgbgray.png", np.full((40, 40, 3), 90, np.uint8))
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(UsageError, match="no usable training images: 3 found, 2 grayscale"):
+        train(config(tmp_path, folder, val=None))
+    res = cli("train", folder, "-o", tmp_path / "m.safetensors", "--cache-dir", tmp_path / "c2", "-q")
+    assert res.exit_code == 2 and "no usable training images" in res.stderr and "Traceback" not in res.output
+    assert cli("train").exit_code == 2
