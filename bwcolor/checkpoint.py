@@ -29,6 +29,8 @@ from bwcolor.models import create_model, list_models
 FORMAT_VERSION = "1"
 SUFFIX = ".safetensors"
 WEIGHTS_ENV = "BWCOLOR_WEIGHTS_DIR"
+#: Models that have no weights to load.
+UNTRAINED = ("gray",)
 
 
 def weights_dir() -> Path:
@@ -111,10 +113,13 @@ def load_model(
     """Load a trained model, in eval mode on ``device``.
 
     ``name_or_path`` is a model name (``fusion``, ``baseline``: the shipped weights in
-    :func:`weights_dir`) or the path of a checkpoint written by ``bwcolor train``.
+    :func:`weights_dir`; ``gray``: the a=b=0 baseline) or the path of a checkpoint written by
+    ``bwcolor train``.
     ``backbone_weights`` names the local ImageNet weights of a backbone that no package ships.
     """
     path = Path(name_or_path)
+    if str(name_or_path) in UNTRAINED:
+        return create_model(str(name_or_path)).to(device).eval()
     if str(name_or_path) in list_models() and not path.exists():
         path = weights_dir() / f"{name_or_path}{SUFFIX}"
         if not path.is_file():

@@ -321,10 +321,125 @@ def train(
     )
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def evaluate() -> None:
-    """Score models against colour ground truth: MSE, PSNR, SSIM (not yet implemented)."""
-    _not_yet("evaluate")
+def _eval_paths(data: list[str], val_fraction: float | None, limit: int | None) -> list[Path]:
+    """Images of DATA; with ``val_fraction``, only those ``bwcolor train`` holds out for validation."""
+    from bwcolor.dataset import content_hash, in_validation
+    from bwcolor.inputs import expand_inputs
+
+    sources, problems = expand_inputs(data)
+    for p in problems:
+        error_line(p.input, p.message)
+    paths = [s.path for s in sources]
+    if val_fraction is not None:
+        paths = [p for p in paths if in_validation(content_hash(p), val_fraction)]
+    if not paths:
+        raise UsageError("no images to evaluate")
+    return paths[:limit] if limit else paths
+
+
+def _load_models(names: list[str], device: str, backbone_weights: str | None) -> dict:
+    from bwcolor.checkpoint import load_model
+    from bwcolor.device import resolve_device
+
+    dev = resolve_device(device)
+    names = ["gray", *[n for n in names if n != "gray"]]  # the gray baseline is always shown
+    models = {}
+    for name in names:
+        label = Path(name).stem if name.endswith(".safetensors") else name
+        models[label] = load_model(name, dev, backbone_weights=backbone_weights)
+    return models
+
+
+METRIC_COLUMNS = [
+    ("mse_ab", "MSE ab", "{:.1f}"),
+    ("mse_rgb", "MSE RGB", "{:.5f}"),
+    ("psnr", "PSNR dB", "{:.2f}"),
+    ("ssim", "SSIM", "{:.4f}"),
+    ("ciede2000", "ΔE2000", "{:.2f}"),
+    ("colourfulness", "colourful.", "{:.1f}"),
+    ("colourfulness_gap", "gap", "{:+.1f}"),
+]
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        list[str],
+        typer.Argument(help="Colour ground-truth images: files, folders or globs.", show_default=False),
+    ],
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Model name or checkpoint; repeat to compare. 'gray' is always added."
+        ),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(help="Square protocol: resize ground truth to SIZE x SIZE first (papers use 256)."),
+    ] = None,
+    val_fraction: Annotated[
+        float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate at most N images.")] = None,
+    render_size: Annotated[int | None, typer.Option(min=8, help="Override the models' render size.")] = None,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Write per-image rows to this CSV file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    backbone_weights: Annotated[
+        str | None, typer.Option(help="Local ImageNet weights for inception_resnet_v2.")
+    ] = None,
+) -> None:
+    """Score models against colour ground truth: MSE, PSNR, SSIM, CIEDE2000, colourfulness.
+
+    Each model sees only the L channel and colorizes exactly as 'bwcolor colorize' does.
+    """
+    from bwcolor.evaluate import evaluate as run_evaluation
+
+    try:
+        paths = _eval_paths(data, val_fraction, limit)
+        models = _load_models(model or ["baseline", "fusion"], device, backbone_weights)
+        progress = Progress(
+            TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TimeRemainingColumn(), console=err, disable=as_json, transient=True,
+        )  # fmt: skip
+        with progress:
+            task = progress.add_task("evaluate", total=len(paths))
+            result = run_evaluation(
+                paths, models, size, render_size, on_image=lambda _: progress.advance(task)
+            )
+    except BwcolorError as exc:
+        raise fail_usage(str(exc)) from None
+    for f, why in result.skipped:
+        error_line(f, f"skipped: {why}")
+    if csv_path is not None:
+        import csv
+
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(result.rows[0]))
+            writer.writeheader()
+            writer.writerows(result.rows)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    from rich.table import Table
+
+    means = result.means()
+    n_images = next(iter(means.values()))["images"]
+    table = Table(title=f"{n_images} images, protocol: {result.protocol}")
+    table.add_column("model")
+    for _, title, _ in METRIC_COLUMNS:
+        table.add_column(title, justify="right")
+    for name, m in means.items():
+        table.add_row(name, *[fmt.format(m[key]) for key, _, fmt in METRIC_COLUMNS])
+    Console().print(table)
+    truth = next(iter(means.values()))["colourfulness_true"]
+    err.print(
+        f"Ground-truth colourfulness {truth:.1f}. Lower is better for MSE and ΔE2000; higher for PSNR "
+        "and SSIM; 'gap' is output minus ground-truth colourfulness.",
+        markup=False,
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -79,6 +79,17 @@ def to_output_pixels(rgb: np.ndarray, picture: Picture) -> np.ndarray:
     return from_float(rgb, dtype)
 
 
+def colorize_rgb(model: nn.Module, picture: Picture, render_size: int | None = None) -> np.ndarray:
+    """One picture through the whole path: its L -> network -> ab merged with full-resolution L.
+
+    Returns sRGB float32 (H, W, 3) in [0, 1]. ``bwcolor colorize`` runs the same steps, batched.
+    """
+    lum = luminance(picture).lum
+    size = render_size_of(model, render_size)
+    ab = predict_ab(model, network_input(lum, size, normalisation_of(model))[None])[0]
+    return finish(lum, ab)
+
+
 def colorize_image(model: nn.Module, image: np.ndarray, render_size: int | None = None) -> np.ndarray:
     """Colorize an image array; the Python API behind ``bwcolor colorize``.
 
@@ -95,10 +106,7 @@ def colorize_image(model: nn.Module, image: np.ndarray, render_size: int | None 
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
     picture = Picture(image if image.dtype in (np.uint8, np.uint16) else image.astype(np.float32), alpha)
-    lum = luminance(picture).lum
-    size = render_size_of(model, render_size)
-    ab = predict_ab(model, network_input(lum, size, normalisation_of(model))[None])[0]
-    rgb = finish(lum, ab)
+    rgb = colorize_rgb(model, picture, render_size)
     out = rgb if image.dtype.kind == "f" else to_output_pixels(rgb, picture)
     if alpha is not None:
         out = np.dstack([out, alpha.astype(out.dtype)])

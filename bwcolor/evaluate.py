@@ -1,0 +1,93 @@
+"""Scoring models against colour ground truth, through the same path as ``bwcolor colorize``.
+
+Each model sees only the L channel of a ground-truth colour photo; its output is compared with
+the photo. ``gray`` (a = b = 0) is always available and belongs in every table.
+
+Protocols: ``full`` (default) scores at each image's full resolution, which is what users get;
+``--size N`` first resizes the ground truth to N x N (the papers' 256x256 protocol).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from bwcolor import lab, metrics
+from bwcolor.colorize import COLOUR_CHROMA, colorize_rgb, to_output_pixels
+from bwcolor.errors import ImageError, UsageError
+from bwcolor.io import Picture, read_image, to_float
+
+
+def protocol_name(size: int | None) -> str:
+    return f"square {size}x{size} (ground truth resized)" if size else "full resolution"
+
+
+@dataclass
+class Evaluation:
+    protocol: str
+    models: list[str]
+    rows: list[dict] = field(default_factory=list)  # one per (image, model)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+    def means(self) -> dict[str, dict[str, float]]:
+        return {
+            name: {"images": sum(r["model"] == name for r in self.rows)}
+            | metrics.mean_metrics([_scores(r) for r in self.rows if r["model"] == name])
+            for name in self.models
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "protocol": self.protocol,
+            "means": self.means(),
+            "skipped": [{"file": f, "reason": why} for f, why in self.skipped],
+        }
+
+
+def _scores(row: dict) -> dict[str, float]:
+    return {k: v for k, v in row.items() if k not in ("file", "model", "width", "height")}
+
+
+def ground_truth(path: Path, size: int | None) -> np.ndarray:
+    """The colour ground truth as RGB (resized to size x size for the square protocol)."""
+    picture = read_image(path)
+    if picture.pixels.ndim == 2:
+        raise ImageError("grayscale: no colour ground truth")
+    rgb = picture.pixels
+    if lab.mean_chroma(to_float(rgb)) < COLOUR_CHROMA:
+        raise ImageError("near-grayscale: no colour ground truth")
+    if size:
+        rgb = lab.resize(rgb, size, size)
+    return rgb
+
+
+def evaluate(
+    paths: list[Path],
+    models: dict[str, nn.Module],
+    size: int | None = None,
+    render_size: int | None = None,
+    on_image: Callable[[Path], None] | None = None,
+) -> Evaluation:
+    """Score every model on every colour image of ``paths``."""
+    result = Evaluation(protocol_name(size), list(models))
+    for path in paths:
+        try:
+            truth = ground_truth(path, size)
+        except ImageError as exc:
+            result.skipped.append((str(path), str(exc)))
+        else:
+            picture = Picture(truth)
+            for name, model in models.items():
+                pred = to_output_pixels(colorize_rgb(model, picture, render_size), picture)
+                row = {"file": str(path), "model": name, "width": truth.shape[1], "height": truth.shape[0]}
+                result.rows.append(row | metrics.image_metrics(pred, truth))
+        if on_image:
+            on_image(path)
+    if not result.rows:
+        reasons = "; ".join(f"{f}: {why}" for f, why in result.skipped[:3])
+        raise UsageError(f"no colour ground-truth images to evaluate on ({reasons or 'no images'})")
+    return result
