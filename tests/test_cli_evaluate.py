@@ -1,0 +1,51 @@
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from bwcolor import metrics
+from tests.conftest import gradient_rgb, gray_of, write
+
+
+def colour_set(folder, n=3):
+    for i in range(n):
+        write(folder / f"c{i}.png", gradient_rgb(40 + 8 * i, 56, seed=i))
+    return folder
+
+
+def test_gray_psnr_equals_a_direct_computation(tmp_path, cli):
+    data = colour_set(tmp_path / "gt")
+    res = cli("evaluate", data, "-m", "gray", "--json", "--csv", tmp_path / "rows.csv")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["protocol"] == "full resolution"
+    direct = []
+    for p in sorted(data.iterdir()):
+        truth = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+        lab = cv2.cvtColor(truth.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+        lab[..., 1:] = 0
+        gray = np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0, 1)
+        direct.append(metrics.psnr((gray * 255 + 0.5).astype(np.uint8), truth))
+    assert summary["means"]["gray"]["psnr"] == pytest.approx(np.mean(direct), abs=1e-9)
+    rows = list(csv.DictReader(open(tmp_path / "rows.csv")))
+    assert len(rows) == 3 and {r["model"] for r in rows} == {"gray"}
+
+
+def test_models_are_compared_beside_gray_with_square_protocol(tmp_path, cli, baseline_ckpt):
+    data = colour_set(tmp_path / "gt")
+    res = cli("evaluate", data, "-m", baseline_ckpt, "--size", "32", "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["protocol"].startswith("square 32x32")
+    assert list(summary["means"]) == ["gray", "baseline"]
+    assert summary["means"]["gray"]["colourfulness"] < 1.0
+    table = cli("evaluate", data, "-m", baseline_ckpt)
+    assert "gray" in table.stdout and "PSNR" in table.stdout and "full resolution" in table.stdout
+
+
+def test_grayscale_folder_is_a_clear_error(tmp_path, cli):
+    write(tmp_path / "g" / "a.png", gray_of(gradient_rgb(20, 20)))
+    res = cli("evaluate", tmp_path / "g", "-m", "gray")
+    assert res.exit_code == 2 and "no colour ground-truth" in res.stderr
