@@ -442,10 +442,79 @@ def evaluate(
     )
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def benchmark() -> None:
-    """Compare models on quality, speed and memory (not yet implemented)."""
-    _not_yet("benchmark")
+@app.command()
+def benchmark(
+    data: Annotated[
+        list[str],
+        typer.Argument(help="Colour ground-truth images: files, folders or globs.", show_default=False),
+    ],
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Model name or checkpoint; repeat to compare. 'gray' is always added."
+        ),
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Report folder.")] = Path("benchmark-report"),
+    limit: Annotated[int | None, typer.Option(min=1, help="Use at most N images.")] = 24,
+    val_fraction: Annotated[
+        float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(help="Quality on the square SIZE x SIZE protocol instead of full resolution."),
+    ] = None,
+    batch_size: Annotated[
+        list[int] | None, typer.Option("--batch-size", help="Batch sizes to time (repeat). Default: 1 and 8.")
+    ] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed repeats (the median is reported).")] = 3,
+    sheet: Annotated[int, typer.Option(min=0, help="Images on the contact sheet.")] = 6,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    backbone_weights: Annotated[
+        str | None, typer.Option(help="Local ImageNet weights for inception_resnet_v2.")
+    ] = None,
+) -> None:
+    """Compare models on the same images: quality, speed, memory and size, in a report folder.
+
+    Writes report.md and report.json, quality-vs-speed and per-image plots, and a contact sheet
+    (gray input, each model, ground truth).
+    """
+    import shlex
+    import sys
+
+    from bwcolor import benchmark as bench
+    from bwcolor.device import resolve_device
+    from bwcolor.evaluate import evaluate as run_evaluation
+    from bwcolor.report import contact_sheet, write_report
+
+    batch_sizes = sorted(set(batch_size or [1, 8]))
+    try:
+        paths = _eval_paths(data, val_fraction, limit)
+        models = _load_models(model or ["baseline", "fusion"], device, backbone_weights)
+        progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        )  # fmt: skip
+        with progress:
+            task = progress.add_task("quality", total=len(paths))
+            evaluation = run_evaluation(paths, models, size, on_image=lambda _: progress.advance(task))
+            usable = [p for p in paths if str(p) not in {f for f, _ in evaluation.skipped}]
+            steps = len(models) * len(batch_sizes) * 2
+            task = progress.add_task("speed", total=steps)
+            speed = []
+            for name, net in models.items():
+                speed.append(
+                    bench.measure(
+                        name, net, usable, batch_sizes, repeats,
+                        on_step=lambda s: progress.update(task, advance=1, description=s),
+                    )
+                )  # fmt: skip
+            picture = contact_sheet(usable[:sheet], models, size) if sheet else None
+    except BwcolorError as exc:
+        raise fail_usage(str(exc)) from None
+    env = bench.environment(resolve_device(device))
+    command = "bwcolor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report = write_report(output, evaluation, speed, env, command, picture)
+    err.print(f"report: {report}", markup=False)
 
 
 def run() -> None:

@@ -1,0 +1,190 @@
+"""Speed, memory and size of models, measured the same way for each (``bwcolor benchmark``).
+
+* Model-only: milliseconds per image for the network's forward pass at the render shape of a
+  3:2 photo, after a warm-up, median of repeats, for each batch size.
+* End to end: images per second of the real ``bwcolor colorize`` pipeline (decode, Lab, resize,
+  network, merge, encode, atomic write) on the benchmark images, median of repeats.
+* Peak memory: the process's resident set size, sampled while each model runs (on CUDA also the
+  maximum allocated by torch); parameters; GFLOPs per image (``torch.utils.flop_counter``).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from bwcolor import __version__, lab
+from bwcolor.batch import Job, Options, run_jobs
+from bwcolor.colorize import model_device, render_size_of
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class PeakRSS:
+    """Samples RSS in a thread while the block runs; ``peak`` is the highest value seen."""
+
+    def __init__(self, interval: float = 0.01):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self.peak = rss_bytes()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: torch.device) -> dict:
+    import cv2
+
+    env = {
+        "device": str(device),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "bwcolor": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"parameters": total, "trainable_parameters": trainable}
+
+
+def gflops_per_image(model: nn.Module, shape: tuple[int, int]) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.zeros(1, 1, *shape, device=model_device(model))
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def time_forward(
+    model: nn.Module, shape: tuple[int, int], batch: int, repeats: int, warmup: int = 2
+) -> float:
+    """Median milliseconds per image of the forward pass on a batch of ``batch``."""
+    device = model_device(model)
+    x = torch.rand(batch, 1, *shape, device=device).mul_(2).sub_(1)
+    x = x.contiguous(memory_format=torch.channels_last)
+    times = []
+    with torch.inference_mode():
+        for i in range(warmup + repeats):
+            _sync(device)
+            t0 = time.perf_counter()
+            model(x)
+            _sync(device)
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000 / batch
+
+
+def time_end_to_end(model: nn.Module, paths: list[Path], batch: int, repeats: int, workers: int = 2) -> float:
+    """Median images per second of the colorize pipeline over ``paths`` (outputs discarded)."""
+    rates = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="bwcolor-bench-") as tmp:
+            jobs = [Job(p, Path(tmp) / f"{i:05d}{p.suffix}") for i, p in enumerate(paths)]
+            summary = run_jobs(
+                jobs, model, Options(Path(tmp), batch_size=batch, workers=workers, overwrite=True)
+            )
+            rates.append(summary.images_per_second)
+    return statistics.median(rates)
+
+
+@dataclass
+class SpeedResult:
+    model: str
+    render_shape: tuple[int, int]
+    parameters: int
+    trainable_parameters: int
+    gflops_per_image: float
+    model_ms_per_image: dict[int, float] = field(default_factory=dict)
+    end_to_end_images_per_second: dict[int, float] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+    cuda_max_allocated_mb: float | None = None
+
+
+def measure(
+    name: str,
+    model: nn.Module,
+    paths: list[Path],
+    batch_sizes: list[int],
+    repeats: int,
+    on_step: Callable[[str], None] | None = None,
+) -> SpeedResult:
+    step = on_step or (lambda s: None)
+    device = model_device(model)
+    shape = lab.render_shape(512, 768, render_size_of(model))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    result = SpeedResult(
+        name, shape, **count_parameters(model), gflops_per_image=gflops_per_image(model, shape)
+    )
+    with PeakRSS() as peak:
+        for b in batch_sizes:
+            step(f"{name}: model-only, batch {b}")
+            result.model_ms_per_image[b] = time_forward(model, shape, b, repeats)
+        for b in batch_sizes:
+            step(f"{name}: end to end, batch {b}")
+            result.end_to_end_images_per_second[b] = time_end_to_end(model, paths, b, repeats)
+    result.peak_rss_mb = peak.peak / 2**20
+    if device.type == "cuda":
+        result.cuda_max_allocated_mb = torch.cuda.max_memory_allocated(device) / 2**20
+    return result
