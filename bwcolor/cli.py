@@ -36,6 +36,25 @@ app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+# Options shared by several commands.
+GroundTruth = Annotated[
+    list[str], typer.Argument(help="Colour ground-truth images: files, folders or globs.", show_default=False)
+]
+Models = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model", "-m", help="Model name or checkpoint; repeat to compare. 'gray' is always added."
+    ),
+]
+ValFraction = Annotated[
+    float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
+]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps; auto takes a GPU when there is one.")]
+BackboneWeights = Annotated[
+    str | None,
+    typer.Option(help="Local ImageNet weights for the inception_resnet_v2 backbone (no package ships them)."),
+]
+
 
 def error_line(subject: str, message: str) -> None:
     """One line on stderr naming the file (or input) and the cause."""
@@ -76,10 +95,7 @@ def colorize(
     model: Annotated[
         str, typer.Option("--model", "-m", help="Model name (fusion, baseline) or checkpoint path.")
     ] = "fusion",
-    backbone_weights: Annotated[
-        str | None,
-        typer.Option(help="Local ImageNet weights for a backbone no package ships (inception_resnet_v2)."),
-    ] = None,
+    backbone_weights: BackboneWeights = None,
     fmt: Annotated[
         str | None,
         typer.Option("--format", "-f", help="Output format: jpg, png, tif, webp, bmp. Default: the input's."),
@@ -88,9 +104,7 @@ def colorize(
         bool, typer.Option(help="Redo outputs that already exist (default: skip them).")
     ] = False,
     recursive: Annotated[bool, typer.Option(help="Search folders recursively.")] = True,
-    device: Annotated[
-        str, typer.Option(help="auto, cpu, cuda or mps; auto takes a GPU when there is one.")
-    ] = "auto",
+    device: Device = "auto",
     batch_size: Annotated[int, typer.Option(min=1, help="Images per network batch.")] = 8,
     workers: Annotated[int, typer.Option(min=1, help="Threads decoding and encoding beside inference.")] = 2,
     render_size: Annotated[
@@ -213,9 +227,7 @@ def train(
     backbone: Annotated[
         str, typer.Option(help="fusion only: efficientnet_lite0 or inception_resnet_v2.")
     ] = "efficientnet_lite0",
-    backbone_weights: Annotated[
-        str | None, typer.Option(help="Local ImageNet weights for inception_resnet_v2.")
-    ] = None,
+    backbone_weights: BackboneWeights = None,
     image_size: Annotated[int, typer.Option(help="Training crop size (multiple of 8).")] = 128,
     render_size: Annotated[
         int | None, typer.Option(help="Long side the trained model renders at. Default: 2 x image size.")
@@ -237,7 +249,7 @@ def train(
         Path | None,
         typer.Option(help="Decoded-image and embedding cache. Default: ~/.cache/bwcolor or $BWCOLOR_CACHE."),
     ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    device: Device = "auto",
     workers: Annotated[int, typer.Option(min=1, help="Threads preparing batches.")] = 2,
     resume: Annotated[
         Path | None, typer.Option(help="Continue from a *.last.safetensors checkpoint.")
@@ -363,33 +375,21 @@ METRIC_COLUMNS = [
 
 @app.command()
 def evaluate(
-    data: Annotated[
-        list[str],
-        typer.Argument(help="Colour ground-truth images: files, folders or globs.", show_default=False),
-    ],
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model", "-m", help="Model name or checkpoint; repeat to compare. 'gray' is always added."
-        ),
-    ] = None,
+    data: GroundTruth,
+    model: Models = None,
     size: Annotated[
         int | None,
         typer.Option(help="Square protocol: resize ground truth to SIZE x SIZE first (papers use 256)."),
     ] = None,
-    val_fraction: Annotated[
-        float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
-    ] = None,
+    val_fraction: ValFraction = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate at most N images.")] = None,
     render_size: Annotated[int | None, typer.Option(min=8, help="Override the models' render size.")] = None,
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write per-image rows to this CSV file.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    backbone_weights: Annotated[
-        str | None, typer.Option(help="Local ImageNet weights for inception_resnet_v2.")
-    ] = None,
+    device: Device = "auto",
+    backbone_weights: BackboneWeights = None,
 ) -> None:
     """Score models against colour ground truth: MSE, PSNR, SSIM, CIEDE2000, colourfulness.
 
@@ -444,21 +444,11 @@ def evaluate(
 
 @app.command()
 def benchmark(
-    data: Annotated[
-        list[str],
-        typer.Argument(help="Colour ground-truth images: files, folders or globs.", show_default=False),
-    ],
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model", "-m", help="Model name or checkpoint; repeat to compare. 'gray' is always added."
-        ),
-    ] = None,
+    data: GroundTruth,
+    model: Models = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Report folder.")] = Path("benchmark-report"),
     limit: Annotated[int | None, typer.Option(min=1, help="Use at most N images.")] = 24,
-    val_fraction: Annotated[
-        float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
-    ] = None,
+    val_fraction: ValFraction = None,
     size: Annotated[
         int | None,
         typer.Option(help="Quality on the square SIZE x SIZE protocol instead of full resolution."),
@@ -468,10 +458,8 @@ def benchmark(
     ] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Timed repeats (the median is reported).")] = 3,
     sheet: Annotated[int, typer.Option(min=0, help="Images on the contact sheet.")] = 6,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    backbone_weights: Annotated[
-        str | None, typer.Option(help="Local ImageNet weights for inception_resnet_v2.")
-    ] = None,
+    device: Device = "auto",
+    backbone_weights: BackboneWeights = None,
 ) -> None:
     """Compare models on the same images: quality, speed, memory and size, in a report folder.
 
