@@ -156,4 +156,5 @@ def load_model(
     model.load_state_dict(weights, strict=False)
     model.normalisation = Normalisation.from_dict(header["normalisation"] or Normalisation().to_dict())
     model.checkpoint = {"path": str(path), "meta": header["meta"]}
-    return model.to(device).eval()
+    # channels_last: 1.6-1.75x faster convolutions on this project's CPUs (see docs/benchmarks.md)
+    return model.to(device).to(memory_format=torch.channels_last).eval()

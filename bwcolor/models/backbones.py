@@ -26,7 +26,7 @@ class FrozenClassifier(nn.Module):
 
     def __init__(self, net: nn.Module):
         super().__init__()
-        self.net = net
+        self.net = net.to(memory_format=torch.channels_last)
         for p in self.net.parameters():
             p.requires_grad_(False)
         self.net.eval()
