@@ -203,10 +203,6 @@ def _print_summary(summary, output: Path, interrupted: bool) -> None:
         )
 
 
-def _not_yet(command: str) -> None:
-    raise fail_usage(f"'bwcolor {command}' is not yet implemented")
-
-
 @app.command()
 def train(
     data: Annotated[

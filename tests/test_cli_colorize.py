@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from bwcolor import lab
@@ -189,6 +190,9 @@ def test_usage_errors_exit_2(tmp_path, cli, monkeypatch):
     assert res.exit_code == 2 and "unknown output format" in res.stderr
     res = cli("colorize", tmp_path / "x.png", "--batch-size", "0")
     assert res.exit_code == 2
+    if not torch.cuda.is_available():
+        res = cli("colorize", tmp_path / "x.png", "-o", tmp_path / "o", "-m", "gray", "--device", "cuda")
+        assert res.exit_code == 2 and "no CUDA GPU" in res.stderr
     for command in ("train", "evaluate", "benchmark"):
         assert cli(command).exit_code == 2
 
