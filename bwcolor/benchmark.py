@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import tempfile
 import threading
@@ -20,11 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from bwcolor import __version__, lab
+from bwcolor import lab
 from bwcolor.batch import Job, Options, run_jobs
 from bwcolor.colorize import model_device, render_size_of
 
@@ -63,36 +61,6 @@ class PeakRSS:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, rss_bytes())
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def environment(device: torch.device) -> dict:
-    import cv2
-
-    env = {
-        "device": str(device),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "bwcolor": __version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-    }
-    if device.type == "cuda":
-        env["gpu"] = torch.cuda.get_device_name(device)
-    return env
 
 
 def _sync(device: torch.device) -> None:

@@ -466,7 +466,7 @@ def benchmark(
     import sys
 
     from bwcolor import benchmark as bench
-    from bwcolor.device import resolve_device
+    from bwcolor.device import environment, resolve_device
     from bwcolor.evaluate import evaluate as run_evaluation
     from bwcolor.report import contact_sheet, write_report
 
@@ -495,7 +495,7 @@ def benchmark(
             picture = contact_sheet(usable[:sheet], models, size) if sheet else None
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
-    env = bench.environment(resolve_device(device))
+    env = environment(resolve_device(device))
     command = "bwcolor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = write_report(output, evaluation, speed, env, command, picture)
     err.print(f"report: {report}", markup=False)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -28,9 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bwcolor import __version__, dataset
+from bwcolor import dataset
 from bwcolor.checkpoint import load_model, read_checkpoint, save_checkpoint
-from bwcolor.device import resolve_device
+from bwcolor.device import environment, resolve_device
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.inputs import expand_inputs
 from bwcolor.lab import SIZE_MULTIPLE, Normalisation
@@ -165,21 +164,6 @@ def _embeddings(model, images: list[np.ndarray], with_flip: bool, cache_dir: Pat
             out[i] = e
     emb = np.stack(out) if out else np.zeros((0, 2, 1000), np.float32)
     return emb if with_flip else emb[:, :1]
-
-
-def environment(device: torch.device) -> dict:
-    env = {
-        "bwcolor": __version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(),
-    }
-    if device.type == "cuda":
-        env["gpu"] = torch.cuda.get_device_name(device)
-    return env
 
 
 def train(
