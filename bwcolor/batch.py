@@ -42,6 +42,7 @@ class Options:
     quality: int = 95
     max_pixels: int = DEFAULT_MAX_PIXELS
     render_size: int | None = None
+    saturation: float = 1.0
 
 
 @dataclass
@@ -145,7 +146,7 @@ def _decode(job: Job, options: Options, render_size: int, norm) -> _Decoded:
 
 
 def _encode(item: _Decoded, ab: np.ndarray, options: Options) -> FileResult:
-    rgb = core.finish(item.lum.lum, ab)
+    rgb = core.finish(item.lum.lum, ab, options.saturation)
     pixels = core.to_output_pixels(rgb, item.picture)
     fmt = options.fmt or format_of(item.job.output)
     data = encode_image(pixels, item.picture.alpha, fmt, options.quality)

@@ -50,6 +50,12 @@ ValFraction = Annotated[
     float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
 ]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps; auto takes a GPU when there is one.")]
+Saturation = Annotated[
+    float,
+    typer.Option(
+        min=0.0, max=4.0, help="Scale the predicted chroma: 1 is the model's own; above 1 more colourful."
+    ),
+]
 BackboneWeights = Annotated[
     str | None,
     typer.Option(help="Local ImageNet weights for the inception_resnet_v2 backbone (no package ships them)."),
@@ -111,6 +117,7 @@ def colorize(
         int | None,
         typer.Option(min=8, help="Long side the network sees (multiple of 8). Default: the model's."),
     ] = None,
+    saturation: Saturation = 1.0,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse images with more pixels, before decoding.")
@@ -141,7 +148,9 @@ def colorize(
                 raise UsageError(f"--format: {exc}") from None
         if render_size is not None and render_size % 8:
             raise UsageError("--render-size must be a multiple of 8")
-        options = batch.Options(output, fmt, overwrite, batch_size, workers, quality, max_pixels, render_size)
+        options = batch.Options(
+            output, fmt, overwrite, batch_size, workers, quality, max_pixels, render_size, saturation
+        )
         sources, problems = expand_inputs(inputs, recursive=recursive, exclude=output)
         jobs, settled = batch.plan(sources, options)
         net = load_model(model, resolve_device(device), backbone_weights=backbone_weights) if jobs else None
@@ -322,7 +331,9 @@ def train(
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
     err.print(
-        f"best checkpoint: {result['best']} (validation loss {result['best_val_loss']:.5f}); "
+        f"best checkpoint: {result['best']} (loss {result['best_val_loss']:.5f}"
+        + (f"; gray baseline {result['gray_val_loss']:.5f}" if result["gray_val_loss"] is not None else "")
+        + f"); "
         f"last: {result['last']}; log: {result['log']}"
         + (f"; plot: {result['plot']}" if result["plot"] else ""),
         markup=False,
@@ -380,6 +391,7 @@ def evaluate(
     val_fraction: ValFraction = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate at most N images.")] = None,
     render_size: Annotated[int | None, typer.Option(min=8, help="Override the models' render size.")] = None,
+    saturation: Saturation = 1.0,
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write per-image rows to this CSV file.")
     ] = None,
@@ -403,7 +415,12 @@ def evaluate(
         with progress:
             task = progress.add_task("evaluate", total=len(paths))
             result = run_evaluation(
-                paths, models, size, render_size, on_image=lambda _: progress.advance(task)
+                paths,
+                models,
+                size,
+                render_size,
+                on_image=lambda _: progress.advance(task),
+                saturation=saturation,
             )
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None

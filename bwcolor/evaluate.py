@@ -71,6 +71,7 @@ def evaluate(
     size: int | None = None,
     render_size: int | None = None,
     on_image: Callable[[Path], None] | None = None,
+    saturation: float = 1.0,
 ) -> Evaluation:
     """Score every model on every colour image of ``paths``."""
     result = Evaluation(protocol_name(size), list(models))
@@ -82,7 +83,7 @@ def evaluate(
         else:
             picture = Picture(truth)
             for name, model in models.items():
-                pred = to_output_pixels(colorize_rgb(model, picture, render_size), picture)
+                pred = to_output_pixels(colorize_rgb(model, picture, render_size, saturation), picture)
                 row = {"file": str(path), "model": name, "width": truth.shape[1], "height": truth.shape[0]}
                 result.rows.append(row | metrics.image_metrics(pred, truth))
         if on_image:

@@ -252,6 +252,7 @@ def train(
     val_l, val_ab = (
         dataset.validation_arrays(val_set.images, cfg.image_size, norm) if len(val_set) else (None, None)
     )
+    gray_val = float(np.mean(val_ab**2)) if val_ab is not None else None  # the loss of predicting a=b=0
     use_amp = device.type == "cuda"
 
     def forward(lum: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
@@ -285,6 +286,7 @@ def train(
     meta_base = {
         "train_config": asdict(cfg),
         "data": data.to_dict(),
+        "gray_val_loss": gray_val,
         "command": " ".join(sys.argv),
         "environment": environment(device),
     }
@@ -362,21 +364,24 @@ def train(
             save_last()
             emit("epoch_end", record=record, improved=improved)
 
-    plot_path = _plot(state.history, out.with_name(out.name.removesuffix(".safetensors") + ".loss.png"))
+    plot_path = _plot(
+        state.history, out.with_name(out.name.removesuffix(".safetensors") + ".loss.png"), gray_val
+    )
     return {
         "best": str(out),
         "last": str(last_path),
         "log": str(log_path),
         "plot": str(plot_path) if plot_path else None,
         "best_val_loss": state.best_val,
+        "gray_val_loss": gray_val,
         "history": state.history,
         "data": data.to_dict(),
         "seconds": state.seconds,
     }
 
 
-def _plot(history: list[dict], path: Path) -> Path | None:
-    """Loss curves as a PNG (matplotlib, if installed)."""
+def _plot(history: list[dict], path: Path, gray_loss: float | None = None) -> Path | None:
+    """Loss curves as a PNG (matplotlib, if installed), with the gray baseline's loss if known."""
     try:
         import matplotlib
 
@@ -389,6 +394,8 @@ def _plot(history: list[dict], path: Path) -> Path | None:
     ax.plot(epochs, [h["train_loss"] for h in history], marker="o", label="train")
     if any(h["val_loss"] is not None for h in history):
         ax.plot(epochs, [h["val_loss"] for h in history], marker="o", label="validation")
+    if gray_loss is not None:
+        ax.axhline(gray_loss, color="gray", linestyle="--", label="validation, gray (a=b=0)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE on normalised ab")
     ax.grid(alpha=0.3)

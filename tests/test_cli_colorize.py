@@ -200,3 +200,15 @@ def test_usage_errors_exit_2(tmp_path, cli, monkeypatch):
 def test_module_entry_point_and_version():
     out = subprocess.run([sys.executable, "-m", "bwcolor", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("bwcolor ")
+
+
+def test_saturation_scales_the_predicted_colour(tmp_path, cli, baseline_ckpt):
+    write(tmp_path / "g.png", gray_of(gradient_rgb(40, 60, 7)))
+    chroma = {}
+    for s in ("0", "1", "2"):
+        res = cli(
+            "colorize", tmp_path / "g.png", "-o", tmp_path / s, "-m", baseline_ckpt, "--saturation", s, "-q"
+        )
+        assert res.exit_code == 0, res.output
+        chroma[s] = lab.mean_chroma(read_image(tmp_path / s / "g.png").pixels / 255.0)
+    assert chroma["0"] < 0.5 < chroma["1"] < chroma["2"]

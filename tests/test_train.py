@@ -42,6 +42,7 @@ def test_training_lowers_the_loss_on_a_learnable_task(tmp_path):
     untrained = train(config(tmp_path, data, epochs=1, lr=1e-12, output=str(tmp_path / "u.safetensors")))
     trained = train(config(tmp_path, data, epochs=8, lr=1e-2))
     assert trained["best_val_loss"] < 0.6 * untrained["best_val_loss"]
+    assert trained["best_val_loss"] < 0.6 * trained["gray_val_loss"]  # beats a=b=0 by far
     model = load_model(trained["best"])
     assert model.config.render_size == 64  # 2 x image size by default
     lines = (tmp_path / "out" / "m.log.jsonl").read_text().splitlines()
