@@ -3,6 +3,7 @@
 >>> from bwcolor import load_model, colorize_image
 >>> model = load_model("fusion")            # or a checkpoint path
 >>> rgb = colorize_image(model, gray_array)  # same size and dtype as the input
+>>> bwcolor.train(data=["photos/"], output="mine.safetensors", model="fusion", epochs=10)
 """
 
 __version__ = "0.1.0"
@@ -14,6 +15,8 @@ _API = {
     "list_models": "bwcolor.models",
     "load_model": "bwcolor.checkpoint",
     "save_checkpoint": "bwcolor.checkpoint",
+    "train": "bwcolor.training",
+    "TrainConfig": "bwcolor.training",
 }
 __all__ = ["__version__", *_API]
 

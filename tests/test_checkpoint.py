@@ -94,3 +94,11 @@ def test_python_api_colorizes_arrays(baseline_ckpt):
     assert out.shape == (37, 53, 4) and out.dtype == np.uint16 and (out[..., 3] == 7 * 257).all()
     out = colorize_image(model, gray / 255.0)
     assert out.dtype.kind == "f" and out.shape == (37, 53, 3)
+
+
+def test_public_api_names():
+    import bwcolor
+    from bwcolor.training import train
+
+    assert bwcolor.train is train
+    assert {"baseline", "fusion", "gray"} <= set(bwcolor.list_models())
