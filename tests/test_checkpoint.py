@@ -17,8 +17,10 @@ def test_round_trip_gives_the_same_model(tmp_path, name):
     path = save_checkpoint(model, tmp_path / "m.safetensors", meta={"epochs": 3})
     loaded = load_model(path)
     x = torch.rand(1, 1, 32, 48) * 2 - 1
-    with torch.no_grad():
-        assert torch.equal(model(x), loaded(x))
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    with torch.no_grad():  # loaded models run channels_last: same maths, other summation order
+        assert torch.allclose(model(x), loaded(x), atol=1e-5)
     assert loaded.config == model.config
     assert loaded.checkpoint["meta"] == {"epochs": 3}
     header, tensors = read_checkpoint(path)
