@@ -240,6 +240,11 @@ def train(
     epochs: Annotated[int, typer.Option(min=1)] = 10,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     lr: Annotated[float, typer.Option(help="Peak learning rate (Adam; warm-up then cosine decay).")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(min=0.0, help="AdamW decoupled weight decay.")] = 0.0,
+    embedding_dropout: Annotated[
+        float,
+        typer.Option(min=0.0, max=0.9, help="fusion only: dropout on the backbone embedding while training."),
+    ] = 0.0,
     seed: Annotated[int, typer.Option()] = 0,
     val_fraction: Annotated[
         float, typer.Option(help="Share of images held out for validation, chosen by content hash.")
@@ -320,7 +325,8 @@ def train(
                 cfg = TrainConfig(
                     data=list(data), output=str(output), model=model, backbone=backbone,
                     backbone_weights=backbone_weights, image_size=image_size, render_size=render_size,
-                    epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_fraction=val_fraction,
+                    epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                    embedding_dropout=embedding_dropout, seed=seed, val_fraction=val_fraction,
                     val=list(val) if val else None, max_images=max_images,
                     cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
                 )  # fmt: skip

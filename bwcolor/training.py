@@ -1,6 +1,6 @@
 """Training a colorization network on a folder of colour photos (``bwcolor train``).
 
-MSE on normalised ab, as the paper; Adam with a warm-up + cosine learning-rate schedule;
+MSE on normalised ab, as the paper; Adam (AdamW when weight decay is set) with a warm-up + cosine learning-rate schedule;
 channels_last, and bf16 autocast on CUDA. Data come through :mod:`bwcolor.dataset`'s cache; for
 ``fusion`` the frozen backbone's embedding of every cached image (and of its mirror image) is
 computed once and cached too, so epochs only run the trainable layers. A crop uses the embedding
@@ -58,7 +58,8 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 16
     lr: float = 1e-3
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay
+    embedding_dropout: float = 0.0  # fusion only
     warmup: float = 0.03  # fraction of all steps
     seed: int = 0
     val_fraction: float = 0.1
@@ -99,7 +100,11 @@ def _paths(patterns: list[str], what: str) -> list[Path]:
 def _build_model(cfg: TrainConfig):
     options: dict[str, Any] = {"render_size": cfg.render_size or 2 * cfg.image_size}
     if cfg.model == "fusion":
-        options |= {"backbone": cfg.backbone, "backbone_weights": cfg.backbone_weights}
+        options |= {
+            "backbone": cfg.backbone,
+            "backbone_weights": cfg.backbone_weights,
+            "embedding_dropout": cfg.embedding_dropout,
+        }
     try:
         return create_model(cfg.model, **options)
     except (KeyError, TypeError, RuntimeError) as exc:
@@ -233,7 +238,7 @@ def train(
         model.load_state_dict(weights.state_dict())
     model = model.to(device).to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     if resume_tensors is not None:

@@ -7,6 +7,9 @@
 * Fusion: 1x1 conv (256 + 1000 -> 256) with ReLU.
 * Decoder: conv 128, up x2, conv 64, conv 64, up x2, conv 32, conv 2 with tanh, up x2 (nearest).
 
+With few training images, the per-image embedding lets the fusion layer memorise each image's
+colours; ``embedding_dropout`` (training only) counters that.
+
 Replicating a vector over the grid and applying a 1x1 conv equals adding (W_e @ embedding) to
 every position, which is how it is computed here: same weights, no 1000-channel tensor in memory.
 Works for any input whose sides are multiples of 8.
@@ -35,6 +38,7 @@ class FusionNet(nn.Module):
         render_size: int = 256
         backbone: str = "efficientnet_lite0"
         backbone_weights: str | None = None  # local file; needed for inception_resnet_v2 only
+        embedding_dropout: float = 0.0  # training only: keeps the fusion from memorising images
 
     def __init__(self, config: Config | None = None):
         super().__init__()
@@ -45,6 +49,7 @@ class FusionNet(nn.Module):
             *conv_relu(512, 512), *conv_relu(512, 256),
         )  # fmt: skip
         self.fusion = nn.Conv2d(256 + EMBEDDING_DIM, 256, 1)
+        self.embedding_dropout = nn.Dropout(self.config.embedding_dropout)
         up = nn.Upsample(scale_factor=2, mode="nearest")
         self.decoder = nn.Sequential(
             *conv_relu(256, 128), up,
@@ -71,6 +76,7 @@ class FusionNet(nn.Module):
     def forward(self, lum: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
         if embedding is None:
             embedding = self.embed(lum)
+        embedding = self.embedding_dropout(embedding)
         features = self.encoder(lum)
         w = self.fusion.weight[:, :, 0, 0]
         local = F.conv2d(features, self.fusion.weight[:, :256])
