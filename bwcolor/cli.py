@@ -245,6 +245,9 @@ def train(
         float,
         typer.Option(min=0.0, max=0.9, help="fusion only: dropout on the backbone embedding while training."),
     ] = 0.0,
+    patience: Annotated[
+        int | None, typer.Option(min=1, help="Stop after N epochs without a better validation loss.")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     val_fraction: Annotated[
         float, typer.Option(help="Share of images held out for validation, chosen by content hash.")
@@ -307,6 +310,10 @@ def train(
             progress.update(
                 task, advance=1, info=f"loss {ev['loss']:.5f} {ev['images_per_second']:.1f} img/s"
             )
+        elif kind == "early_stop":
+            progress.console.print(
+                f"stopping early: no better validation loss in the last {ev['patience']} epochs", markup=False
+            )
         elif kind == "epoch_end":
             r = ev["record"]
             val_text = f"{r['val_loss']:.5f}" if r["val_loss"] is not None else "n/a"
@@ -326,7 +333,7 @@ def train(
                     data=list(data), output=str(output), model=model, backbone=backbone,
                     backbone_weights=backbone_weights, image_size=image_size, render_size=render_size,
                     epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                    embedding_dropout=embedding_dropout, seed=seed, val_fraction=val_fraction,
+                    embedding_dropout=embedding_dropout, patience=patience, seed=seed, val_fraction=val_fraction,
                     val=list(val) if val else None, max_images=max_images,
                     cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
                 )  # fmt: skip

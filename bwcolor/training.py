@@ -60,6 +60,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0  # AdamW's decoupled weight decay
     embedding_dropout: float = 0.0  # fusion only
+    patience: int | None = None  # stop after this many epochs without a better validation loss
     warmup: float = 0.03  # fraction of all steps
     seed: int = 0
     val_fraction: float = 0.1
@@ -368,6 +369,9 @@ def train(
                 save_checkpoint(model, out, norm, meta)
             save_last()
             emit("epoch_end", record=record, improved=improved)
+            if cfg.patience and _epochs_since_best(state.history) >= cfg.patience:
+                emit("early_stop", epoch=epoch + 1, patience=cfg.patience)
+                break
 
     plot_path = _plot(
         state.history, out.with_name(out.name.removesuffix(".safetensors") + ".loss.png"), gray_val
@@ -383,6 +387,11 @@ def train(
         "data": data.to_dict(),
         "seconds": state.seconds,
     }
+
+
+def _epochs_since_best(history: list[dict]) -> int:
+    scores = [h["val_loss"] if h["val_loss"] is not None else h["train_loss"] for h in history]
+    return len(scores) - 1 - int(np.argmin(scores))
 
 
 def _plot(history: list[dict], path: Path, gray_loss: float | None = None) -> Path | None:

@@ -114,3 +114,15 @@ def test_inception_resnet_v2_loads_a_local_state_dict(tmp_path):
     )
     assert torch.equal(fusion.backbone.net.classif.weight, ref.classif.weight)
     assert fusion.backbone.input_size == 299
+
+
+def test_embedding_dropout_acts_only_in_training():
+    torch.manual_seed(0)
+    model = create_model("fusion", embedding_dropout=0.5)
+    lum = torch.rand(1, 1, 32, 32) * 2 - 1
+    emb = torch.randn(1, 1000) * 5
+    with torch.no_grad():
+        model.train()
+        assert not torch.equal(model(lum, emb), model(lum, emb))
+        model.eval()
+        assert torch.equal(model(lum, emb), model(lum, emb))

@@ -109,3 +109,12 @@ def test_gray_or_broken_data_is_a_clear_error(tmp_path, cli):
     res = cli("train", folder, "-o", tmp_path / "m.safetensors", "--cache-dir", tmp_path / "c2", "-q")
     assert res.exit_code == 2 and "no usable training images" in res.stderr and "Traceback" not in res.output
     assert cli("train").exit_code == 2
+
+
+def test_patience_stops_when_validation_stops_improving(tmp_path):
+    from bwcolor.training import _epochs_since_best
+
+    assert _epochs_since_best([{"val_loss": v} for v in (0.3, 0.2, 0.25, 0.26)]) == 2
+    data = learnable_images(tmp_path / "data", n=8)
+    result = train(config(tmp_path, data, epochs=6, lr=1e-12, patience=1))  # lr ~0: no improvement
+    assert len(result["history"]) < 6
