@@ -17,7 +17,7 @@ from bwcolor.colorize import colorize_rgb
 from bwcolor.evaluate import Evaluation, ground_truth
 from bwcolor.io import Picture, write_atomic
 
-TILE_HEIGHT = 192
+TILE_HEIGHT = 160
 LABEL_HEIGHT = 28
 
 
