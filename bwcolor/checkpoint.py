@@ -75,13 +75,6 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: checkpoint not found")
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
-        raise ModelError(
-            f"{path}: a pickled PyTorch file is refused, because loading a pickle can run code; "
-            "bwcolor checkpoints are .safetensors files written by bwcolor train"
-        )
     try:
         from safetensors import safe_open
 
@@ -89,6 +82,13 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
             raw = f.metadata() or {}
         tensors = load_file(str(path))
     except (SafetensorError, OSError, struct.error, ValueError) as exc:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if head == b"PK" or (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5):
+            raise ModelError(
+                f"{path}: a pickled PyTorch file is refused, because loading a pickle can run code; "
+                "bwcolor checkpoints are .safetensors files written by bwcolor train"
+            ) from None
         raise ModelError(f"{path}: not a valid checkpoint or truncated ({exc})") from None
     if raw.get("bwcolor") != FORMAT_VERSION or "model" not in raw:
         raise ModelError(f"{path}: a safetensors file, but not a bwcolor checkpoint (no bwcolor header)")

@@ -104,3 +104,14 @@ def test_public_api_names():
 
     assert bwcolor.train is train
     assert {"baseline", "fusion", "gray"} <= set(bwcolor.list_models())
+
+
+def test_a_checkpoint_whose_header_length_starts_with_0x80_loads(tmp_path):
+    """safetensors files start with their header length; 0x80 there is not a pickle."""
+    model = create_model("baseline")
+    for pad in range(300):
+        path = save_checkpoint(model, tmp_path / "m.safetensors", meta={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert load_model(path).config == model.config
