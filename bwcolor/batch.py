@@ -237,6 +237,10 @@ def run_jobs(
                 group.append(item)
                 if len(group) >= options.batch_size:
                     infer(groups.pop(item.net_input.shape))
+                elif sum(map(len, groups.values())) > window:
+                    # Images of many different shapes: run the largest partial batch rather
+                    # than hold decoded images without bound.
+                    infer(groups.pop(max(groups, key=lambda k: len(groups[k]))))
                 drain_encoded(keep=window)
             for shape in list(groups):
                 infer(groups.pop(shape))

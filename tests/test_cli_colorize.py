@@ -212,3 +212,28 @@ def test_saturation_scales_the_predicted_colour(tmp_path, cli, baseline_ckpt):
         assert res.exit_code == 0, res.output
         chroma[s] = lab.mean_chroma(read_image(tmp_path / s / "g.png").pixels / 255.0)
     assert chroma["0"] < 0.5 < chroma["1"] < chroma["2"]
+
+
+def test_many_shapes_with_large_batches_do_not_pile_up(tmp_path, cli, baseline_ckpt, monkeypatch):
+    """Images of many shapes never fill a batch; they must not all be held until the end."""
+    from bwcolor import batch
+
+    decoded, first_infer_after = [], []
+    real_decode, real_infer = batch._decode, batch.core.predict_ab
+
+    def decode(*args):
+        decoded.append(1)
+        return real_decode(*args)
+
+    def infer(m, x):
+        first_infer_after.append(len(decoded))
+        return real_infer(m, x)
+
+    monkeypatch.setattr(batch, "_decode", decode)
+    monkeypatch.setattr(batch.core, "predict_ab", infer)
+    for i in range(30):  # 30 heights: about 30 different render shapes at render size 256
+        write(tmp_path / "in" / f"{i:02d}.png", gray_of(gradient_rgb(20 + 12 * i, 400, seed=i)))
+    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt, "--batch-size", "8",
+              "--workers", "1", "--render-size", "256", "--json")  # fmt: skip
+    assert json.loads(res.stdout)["done"] == 30
+    assert first_infer_after[0] < 30  # inference started before every image was decoded
