@@ -110,11 +110,17 @@ def cached_image(
         summary.skipped_gray += 1
         return None
     small = (resize_short_side(rgb, side) * 255 + 0.5).astype(np.uint8)
+    save_array(entry, small)
+    return small
+
+
+def save_array(entry: Path, array: np.ndarray) -> None:
+    """Write a cache entry atomically (a concurrent or interrupted run never sees half a file)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
-        np.save(f, small, allow_pickle=False)
+        np.save(f, array, allow_pickle=False)
     os.replace(tmp, entry)
-    return small
 
 
 @dataclass

@@ -164,9 +164,9 @@ def _embeddings(model, images: list[np.ndarray], with_flip: bool, cache_dir: Pat
         with torch.no_grad():
             both = torch.stack([model.embed(x), model.embed(x.flip(-1))], 1).cpu().numpy()
         for i, e in zip(chunk, both, strict=True):
-            entry = cache_dir / digests[i][:2] / f"{digests[i]}-{tag}.emb.npy"
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            np.save(entry, e.astype(np.float32), allow_pickle=False)
+            dataset.save_array(
+                cache_dir / digests[i][:2] / f"{digests[i]}-{tag}.emb.npy", e.astype(np.float32)
+            )
             out[i] = e
     emb = np.stack(out) if out else np.zeros((0, 2, 1000), np.float32)
     return emb if with_flip else emb[:, :1]
