@@ -36,6 +36,13 @@ app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def _multiple_of_8(value: int | None, name: str) -> int | None:
+    if value is not None and value % 8:
+        raise typer.BadParameter(f"{name} must be a multiple of 8, got {value}")
+    return value
+
+
 # Options shared by several commands.
 GroundTruth = Annotated[
     list[str], typer.Argument(help="Colour ground-truth images: files, folders or globs.", show_default=False)
@@ -50,6 +57,14 @@ ValFraction = Annotated[
     float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
 ]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps; auto takes a GPU when there is one.")]
+RenderSize = Annotated[
+    int | None,
+    typer.Option(
+        min=8,
+        callback=lambda v: _multiple_of_8(v, "--render-size"),
+        help="Long side the network sees (multiple of 8). Default: the model's.",
+    ),
+]
 Saturation = Annotated[
     float,
     typer.Option(
@@ -118,10 +133,7 @@ def colorize(
         ),
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Threads decoding and encoding beside inference.")] = 2,
-    render_size: Annotated[
-        int | None,
-        typer.Option(min=8, help="Long side the network sees (multiple of 8). Default: the model's."),
-    ] = None,
+    render_size: RenderSize = None,
     saturation: Saturation = 1.0,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
     max_pixels: Annotated[
@@ -151,8 +163,6 @@ def colorize(
                 fmt = normalise_format(fmt)
             except ValueError as exc:
                 raise UsageError(f"--format: {exc}") from None
-        if render_size is not None and render_size % 8:
-            raise UsageError("--render-size must be a multiple of 8")
         dev = resolve_device(device)
         batch_size = batch_size or (1 if dev.type == "cpu" else 8)
         options = batch.Options(
@@ -410,7 +420,7 @@ def evaluate(
     ] = None,
     val_fraction: ValFraction = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate at most N images.")] = None,
-    render_size: Annotated[int | None, typer.Option(min=8, help="Override the models' render size.")] = None,
+    render_size: RenderSize = None,
     saturation: Saturation = 1.0,
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write per-image rows to this CSV file.")

@@ -190,6 +190,8 @@ def test_usage_errors_exit_2(tmp_path, cli, monkeypatch):
     assert res.exit_code == 2 and "unknown output format" in res.stderr
     res = cli("colorize", tmp_path / "x.png", "--batch-size", "0")
     assert res.exit_code == 2
+    res = cli("colorize", tmp_path / "x.png", "--render-size", "100")
+    assert res.exit_code == 2 and "multiple of 8" in res.output
     if not torch.cuda.is_available():
         res = cli("colorize", tmp_path / "x.png", "-o", tmp_path / "o", "-m", "gray", "--device", "cuda")
         assert res.exit_code == 2 and "no CUDA GPU" in res.stderr
