@@ -459,10 +459,13 @@ def evaluate(
     if csv_path is not None:
         import csv
 
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(result.rows[0]))
-            writer.writeheader()
-            writer.writerows(result.rows)
+        try:
+            with open(csv_path, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(result.rows[0]))
+                writer.writeheader()
+                writer.writerows(result.rows)
+        except OSError as exc:
+            raise fail_usage(f"--csv {csv_path}: {exc.strerror or exc}") from None
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -544,7 +547,10 @@ def benchmark(
         raise fail_usage(str(exc)) from None
     env = environment(resolve_device(device))
     command = "bwcolor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    report = write_report(output, evaluation, speed, env, command, picture)
+    try:
+        report = write_report(output, evaluation, speed, env, command, picture)
+    except OSError as exc:
+        raise fail_usage(f"--output {output}: {exc.strerror or exc}") from None
     err.print(f"report: {report}", markup=False)
 
 
