@@ -265,6 +265,14 @@ def train(
     patience: Annotated[
         int | None, typer.Option(min=1, help="Stop after N epochs without a better validation loss.")
     ] = None,
+    rebalance: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="0: plain MSE (the paper). >0: weight rare colours up (0.5 as Zhang et al.).",
+        ),
+    ] = 0.0,
     seed: Annotated[int, typer.Option()] = 0,
     val_fraction: Annotated[
         float, typer.Option(help="Share of images held out for validation, chosen by content hash.")
@@ -350,7 +358,7 @@ def train(
                     data=list(data), output=str(output), model=model, backbone=backbone,
                     backbone_weights=backbone_weights, image_size=image_size, render_size=render_size,
                     epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                    embedding_dropout=embedding_dropout, patience=patience, seed=seed, val_fraction=val_fraction,
+                    embedding_dropout=embedding_dropout, patience=patience, rebalance=rebalance, seed=seed, val_fraction=val_fraction,
                     val=list(val) if val else None, max_images=max_images,
                     cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
                 )  # fmt: skip

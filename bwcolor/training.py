@@ -61,6 +61,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW's decoupled weight decay
     embedding_dropout: float = 0.0  # fusion only
     patience: int | None = None  # stop after this many epochs without a better validation loss
+    rebalance: float = 0.0  # 0: plain MSE (the paper); >0: weight rare ab colours up (Zhang et al.'s lambda)
     warmup: float = 0.03  # fraction of all steps
     seed: int = 0
     val_fraction: float = 0.1
@@ -110,6 +111,40 @@ def _build_model(cfg: TrainConfig):
         return create_model(cfg.model, **options)
     except (KeyError, TypeError, RuntimeError) as exc:
         raise UsageError(str(exc.args[0] if exc.args else exc)) from None
+
+
+AB_BIN = 10.0  # Lab units per histogram bin for colour rebalancing
+AB_BINS = 22  # covers [-110, 110)
+
+
+def _ab_bins(ab: torch.Tensor, scale: float) -> torch.Tensor:
+    """Normalised ab (B, 2, H, W) -> flat bin index (B, H, W) on the AB_BINS x AB_BINS grid."""
+    idx = ((ab * scale + AB_BIN * AB_BINS / 2) / AB_BIN).long().clamp_(0, AB_BINS - 1)
+    return idx[:, 0] * AB_BINS + idx[:, 1]
+
+
+def rebalance_weights(images: list[np.ndarray], lam: float, scale: float, sigma: float = 0.5) -> torch.Tensor:
+    """Per-bin loss weights that make rare (saturated) colours count more (Zhang et al. 2016).
+
+    The empirical ab distribution p of the training images is smoothed, mixed with a uniform one
+    over the colours that occur, and inverted: w = 1 / ((1 - lam) p + lam / Q), scaled so that
+    the expected weight under p is 1. ``lam`` = 0.5 is Zhang et al.'s choice.
+    """
+    import cv2
+
+    counts = np.zeros(AB_BINS * AB_BINS, np.float64)
+    for img in images:
+        ab = torch.from_numpy(dataset.lab.rgb_to_lab(img.astype(np.float32) / 255)[..., 1:] / scale)
+        counts += np.bincount(
+            _ab_bins(ab.permute(2, 0, 1)[None], scale).ravel().numpy(), minlength=counts.size
+        )
+    p = cv2.GaussianBlur(counts.reshape(AB_BINS, AB_BINS), (0, 0), sigma).ravel()
+    p /= p.sum()
+    used = p > 1e-6
+    w = np.zeros_like(p)
+    w[used] = 1.0 / ((1 - lam) * p[used] + lam / used.sum())
+    w /= (p * w).sum()
+    return torch.from_numpy(w.astype(np.float32))
 
 
 def _lr_factor(step: int, total: int, warmup: float) -> float:
@@ -260,6 +295,9 @@ def train(
     )
     gray_val = float(np.mean(val_ab**2)) if val_ab is not None else None  # the loss of predicting a=b=0
     use_amp = device.type == "cuda"
+    bin_weights = None
+    if cfg.rebalance > 0:
+        bin_weights = rebalance_weights(train_set.images, cfg.rebalance, norm.ab_scale).to(device)
 
     def forward(lum: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
         lum = lum.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -323,7 +361,11 @@ def train(
                     nxt = k + cfg.workers + 1
                     if nxt < steps_per_epoch:
                         pending[nxt] = pool.submit(make_batch, epoch, nxt, order)
-                    loss = F.mse_loss(forward(lum, emb), ab.to(device))
+                    ab = ab.to(device)
+                    err = (forward(lum, emb) - ab).pow(2)
+                    if bin_weights is not None:
+                        err = err * bin_weights[_ab_bins(ab, norm.ab_scale)][:, None]
+                    loss = err.mean()
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()

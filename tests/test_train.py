@@ -118,3 +118,21 @@ def test_patience_stops_when_validation_stops_improving(tmp_path):
     data = learnable_images(tmp_path / "data", n=8)
     result = train(config(tmp_path, data, epochs=6, lr=1e-12, patience=1))  # lr ~0: no improvement
     assert len(result["history"]) < 6
+
+
+def test_rebalance_weights_favour_rare_saturated_colours():
+    from bwcolor.training import AB_BINS, rebalance_weights
+
+    gray = np.full((16, 16, 3), 120, np.uint8)
+    red = np.zeros((16, 16, 3), np.uint8)
+    red[..., 0] = 200
+    w = rebalance_weights([gray] * 9 + [red], lam=0.5, scale=110.0).reshape(AB_BINS, AB_BINS)
+    centre = w[AB_BINS // 2, AB_BINS // 2]
+    assert w.max() > 2 * centre  # the rare red bins weigh more than the common gray one
+    assert (w >= 0).all()
+
+
+def test_training_with_rebalancing_runs(tmp_path):
+    data = learnable_images(tmp_path / "data", n=6)
+    result = train(config(tmp_path, data, epochs=1, rebalance=0.5))
+    assert np.isfinite(result["history"][0]["train_loss"])
