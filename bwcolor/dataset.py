@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from bwcolor import lab
@@ -59,12 +58,7 @@ def in_validation(digest: str, fraction: float) -> bool:
 
 def ab_spread(rgb: np.ndarray) -> float:
     """max(std of a, std of b) on a copy at most 256 px: below MIN_AB_STD, nothing to learn."""
-    h, w = rgb.shape[:2]
-    scale = min(1.0, 256 / max(h, w))
-    small = cv2.resize(
-        rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-    )
-    ab = lab.rgb_to_lab(small)[..., 1:]
+    ab = lab.rgb_to_lab(lab.shrink(rgb, 256))[..., 1:]
     return float(ab.reshape(-1, 2).std(axis=0).max())
 
 

@@ -35,14 +35,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     raise UsageError(f"unknown device {name!r}; choose from {', '.join(DEVICES)}")
 
 
-def describe(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
-    return device.type
-
-
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:

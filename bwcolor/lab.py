@@ -75,13 +75,6 @@ def lightness_from_luminance(y: np.ndarray) -> np.ndarray:
     return lum.astype(np.float32)
 
 
-def lightness(rgb_or_gray: np.ndarray) -> np.ndarray:
-    """CIE L (H, W) in [0, 100] of an sRGB colour or gray image in [0, 1]."""
-    if rgb_or_gray.ndim == 2:
-        return gray_to_lightness(rgb_or_gray)
-    return rgb_to_lab(rgb_or_gray)[..., 0]
-
-
 def render_shape(height: int, width: int, render_size: int) -> tuple[int, int]:
     """Network input (height, width): long side ``render_size``, aspect kept, sides multiples of 8.
 
@@ -164,13 +157,18 @@ def lightness_of_gray(pixels: np.ndarray) -> np.ndarray:
     return gray_to_lightness(pixels)
 
 
+def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """A copy whose long side is at most ``max_side`` (area averaging); small images unchanged."""
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return image
+    return cv2.resize(
+        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+
+
 def mean_chroma(rgb: np.ndarray, max_side: int = 256) -> float:
     """Mean Lab chroma sqrt(a^2 + b^2) of an RGB image in [0, 1], on a copy at most ``max_side``."""
-    h, w = rgb.shape[:2]
-    scale = max_side / max(h, w)
-    if scale < 1:
-        rgb = cv2.resize(
-            rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-        )
-    lab = rgb_to_lab(rgb)
+    lab = rgb_to_lab(shrink(rgb, max_side))
     return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
