@@ -265,12 +265,19 @@ def train(
     patience: Annotated[
         int | None, typer.Option(min=1, help="Stop after N epochs without a better validation loss.")
     ] = None,
+    head: Annotated[
+        str,
+        typer.Option(
+            help="fusion only: 'regression' (ab with MSE, the paper) or 'classes' (ab classes with "
+            "cross-entropy, decoded by the annealed mean: more vivid colours)."
+        ),
+    ] = "regression",
     rebalance: Annotated[
         float,
         typer.Option(
             min=0.0,
             max=1.0,
-            help="0: plain MSE (the paper). >0: weight rare colours up (0.5 as Zhang et al.).",
+            help="0: plain loss (the paper). >0: weight rare colours up (0.5 as Zhang et al.).",
         ),
     ] = 0.0,
     seed: Annotated[int, typer.Option()] = 0,
@@ -342,6 +349,8 @@ def train(
         elif kind == "epoch_end":
             r = ev["record"]
             val_text = f"{r['val_loss']:.5f}" if r["val_loss"] is not None else "n/a"
+            if r.get("val_mse") is not None and r["val_mse"] != r["val_loss"]:
+                val_text += f"  val MSE {r['val_mse']:.5f}"
             progress.console.print(
                 f"epoch {r['epoch']}: train {r['train_loss']:.5f}  val {val_text}  lr {r['lr']:.2e}  "
                 f"{r['images_per_second']} img/s  {r['seconds']:.0f} s"
@@ -358,7 +367,8 @@ def train(
                     data=list(data), output=str(output), model=model, backbone=backbone,
                     backbone_weights=backbone_weights, image_size=image_size, render_size=render_size,
                     epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                    embedding_dropout=embedding_dropout, patience=patience, rebalance=rebalance, seed=seed, val_fraction=val_fraction,
+                    embedding_dropout=embedding_dropout, patience=patience, head=head, rebalance=rebalance, seed=seed,
+                    val_fraction=val_fraction,
                     val=list(val) if val else None, max_images=max_images,
                     cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
                 )  # fmt: skip
@@ -370,7 +380,11 @@ def train(
         raise fail_usage(str(exc)) from None
     err.print(
         f"best checkpoint: {result['best']} (loss {result['best_val_loss']:.5f}"
-        + (f"; gray baseline {result['gray_val_loss']:.5f}" if result["gray_val_loss"] is not None else "")
+        + (
+            f"; gray baseline MSE {result['gray_val_loss']:.5f}"
+            if result["gray_val_loss"] is not None
+            else ""
+        )
         + f"); "
         f"last: {result['last']}; log: {result['log']}"
         + (f"; plot: {result['plot']}" if result["plot"] else ""),

@@ -1,6 +1,7 @@
 """Training a colorization network on a folder of colour photos (``bwcolor train``).
 
-MSE on normalised ab, as the paper; Adam (AdamW when weight decay is set) with a warm-up + cosine learning-rate schedule;
+MSE on normalised ab, as the paper (or, with ``head="classes"``, cross-entropy over ab classes, see
+:mod:`bwcolor.models.colour_classes`); Adam (AdamW when weight decay is set) with a warm-up + cosine learning-rate schedule;
 channels_last, and bf16 autocast on CUDA. Data come through :mod:`bwcolor.dataset`'s cache; for
 ``fusion`` the frozen backbone's embedding of every cached image (and of its mirror image) is
 computed once and cached too, so epochs only run the trainable layers. A crop uses the embedding
@@ -34,6 +35,7 @@ from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.inputs import expand_inputs
 from bwcolor.lab import SIZE_MULTIPLE, Normalisation
 from bwcolor.models import create_model
+from bwcolor.models.colour_classes import AB_CELLS, class_loss, grid_cell
 
 EMBEDDING_BATCH = 32
 
@@ -61,7 +63,8 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW's decoupled weight decay
     embedding_dropout: float = 0.0  # fusion only
     patience: int | None = None  # stop after this many epochs without a better validation loss
-    rebalance: float = 0.0  # 0: plain MSE (the paper); >0: weight rare ab colours up (Zhang et al.'s lambda)
+    head: str = "regression"  # fusion only: "classes" predicts ab classes (cross-entropy, annealed mean)
+    rebalance: float = 0.0  # 0: plain loss (the paper); >0: weight rare ab colours up (Zhang et al.'s lambda)
     warmup: float = 0.03  # fraction of all steps
     seed: int = 0
     val_fraction: float = 0.1
@@ -78,6 +81,10 @@ class TrainConfig:
             raise UsageError("--val-fraction must be in [0, 1)")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise UsageError("--epochs, --batch-size and --lr must be positive")
+        if self.head not in ("regression", "classes"):
+            raise UsageError(f"--head must be 'regression' or 'classes', not {self.head!r}")
+        if self.head != "regression" and self.model != "fusion":
+            raise UsageError("--head classes is available for the fusion model only")
 
 
 @dataclass
@@ -106,6 +113,7 @@ def _build_model(cfg: TrainConfig):
             "backbone": cfg.backbone,
             "backbone_weights": cfg.backbone_weights,
             "embedding_dropout": cfg.embedding_dropout,
+            "head": cfg.head,
         }
     try:
         return create_model(cfg.model, **options)
@@ -113,18 +121,8 @@ def _build_model(cfg: TrainConfig):
         raise UsageError(str(exc.args[0] if exc.args else exc)) from None
 
 
-AB_BIN = 10.0  # Lab units per histogram bin for colour rebalancing
-AB_BINS = 22  # covers [-110, 110)
-
-
-def _ab_bins(ab: torch.Tensor, scale: float) -> torch.Tensor:
-    """Normalised ab (B, 2, H, W) -> flat bin index (B, H, W) on the AB_BINS x AB_BINS grid."""
-    idx = ((ab * scale + AB_BIN * AB_BINS / 2) / AB_BIN).long().clamp_(0, AB_BINS - 1)
-    return idx[:, 0] * AB_BINS + idx[:, 1]
-
-
 def rebalance_weights(images: list[np.ndarray], lam: float, scale: float, sigma: float = 0.5) -> torch.Tensor:
-    """Per-bin loss weights that make rare (saturated) colours count more (Zhang et al. 2016).
+    """Per-grid-cell loss weights that make rare (saturated) colours count more (Zhang et al. 2016).
 
     The empirical ab distribution p of the training images is smoothed, mixed with a uniform one
     over the colours that occur, and inverted: w = 1 / ((1 - lam) p + lam / Q), scaled so that
@@ -132,13 +130,13 @@ def rebalance_weights(images: list[np.ndarray], lam: float, scale: float, sigma:
     """
     import cv2
 
-    counts = np.zeros(AB_BINS * AB_BINS, np.float64)
+    counts = np.zeros(AB_CELLS * AB_CELLS, np.float64)
     for img in images:
         ab = torch.from_numpy(dataset.lab.rgb_to_lab(img.astype(np.float32) / 255)[..., 1:] / scale)
         counts += np.bincount(
-            _ab_bins(ab.permute(2, 0, 1)[None], scale).ravel().numpy(), minlength=counts.size
+            grid_cell(ab.permute(2, 0, 1)[None], scale).ravel().numpy(), minlength=counts.size
         )
-    p = cv2.GaussianBlur(counts.reshape(AB_BINS, AB_BINS), (0, 0), sigma).ravel()
+    p = cv2.GaussianBlur(counts.reshape(AB_CELLS, AB_CELLS), (0, 0), sigma).ravel()
     p /= p.sum()
     used = p > 1e-6
     w = np.zeros_like(p)
@@ -299,26 +297,36 @@ def train(
     if cfg.rebalance > 0:
         bin_weights = rebalance_weights(train_set.images, cfg.rebalance, norm.ab_scale).to(device)
 
-    def forward(lum: torch.Tensor, emb: torch.Tensor | None) -> torch.Tensor:
+    classes = cfg.head == "classes"
+
+    def forward(lum: torch.Tensor, emb: torch.Tensor | None, logits: bool = False) -> torch.Tensor:
         lum = lum.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        extra = {"logits": True} if logits else {}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pred = model(lum, emb.to(device)) if fusion else model(lum)
+            pred = model(lum, emb.to(device), **extra) if fusion else model(lum)
         return pred.float()
 
-    def validate() -> float | None:
+    def loss_of(lum: torch.Tensor, emb: torch.Tensor | None, ab: torch.Tensor) -> torch.Tensor:
+        """Per-pixel loss of a batch: squared ab error, or the classes head's cross-entropy."""
+        if classes:
+            return class_loss(forward(lum, emb, logits=True), ab, norm.ab_scale, bin_weights)
+        err = (forward(lum, emb) - ab).pow(2).mean(1)
+        return err if bin_weights is None else err * bin_weights[grid_cell(ab, norm.ab_scale)]
+
+    def validate() -> tuple[float | None, float | None]:
+        """Validation loss (plain MSE, or the classes head's cross-entropy) and MSE of the predicted ab."""
         if val_l is None:
-            return None
+            return None, None
         model.eval()
-        total = 0.0
+        loss = mse = 0.0
         with torch.no_grad():
             for s in range(0, len(val_l), 32):
                 emb = torch.from_numpy(val_emb[s : s + 32]) if fusion else None
-                pred = forward(torch.from_numpy(val_l[s : s + 32]), emb)
-                total += F.mse_loss(
-                    pred, torch.from_numpy(val_ab[s : s + 32]).to(device), reduction="sum"
-                ).item()
+                lum, ab = torch.from_numpy(val_l[s : s + 32]), torch.from_numpy(val_ab[s : s + 32]).to(device)
+                mse += F.mse_loss(forward(lum, emb), ab).item() * len(lum)
+                loss += loss_of(lum, emb, ab).mean().item() * len(lum) if classes else 0.0
         model.train()
-        return total / val_ab.size
+        return (loss if classes else mse) / len(val_l), mse / len(val_l)
 
     def make_batch(epoch: int, k: int, order: np.ndarray):
         idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
@@ -361,11 +369,7 @@ def train(
                     nxt = k + cfg.workers + 1
                     if nxt < steps_per_epoch:
                         pending[nxt] = pool.submit(make_batch, epoch, nxt, order)
-                    ab = ab.to(device)
-                    err = (forward(lum, emb) - ab).pow(2)
-                    if bin_weights is not None:
-                        err = err * bin_weights[_ab_bins(ab, norm.ab_scale)][:, None]
-                    loss = err.mean()
+                    loss = loss_of(lum, emb, ab.to(device)).mean()
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -385,11 +389,12 @@ def train(
             elapsed = time.perf_counter() - t0
             state.seconds += elapsed
             seen = state.epoch_images - seen_before
-            val_loss = validate()
+            val_loss, val_mse = validate()
             record = {
                 "epoch": epoch + 1,
                 "train_loss": state.epoch_loss / max(1, state.epoch_images),
                 "val_loss": val_loss,
+                "val_mse": val_mse,
                 "lr": opt.param_groups[0]["lr"],
                 "seconds": round(elapsed, 2),
                 "images_per_second": round(seen / elapsed, 2) if elapsed else None,
@@ -416,7 +421,7 @@ def train(
                 break
 
     plot_path = _plot(
-        state.history, out.with_name(out.name.removesuffix(".safetensors") + ".loss.png"), gray_val
+        state.history, out.with_name(out.name.removesuffix(".safetensors") + ".loss.png"), gray_val, classes
     )
     return {
         "best": str(out),
@@ -436,8 +441,13 @@ def _epochs_since_best(history: list[dict]) -> int:
     return len(scores) - 1 - int(np.argmin(scores))
 
 
-def _plot(history: list[dict], path: Path, gray_loss: float | None = None) -> Path | None:
-    """Loss curves as a PNG (matplotlib, if installed), with the gray baseline's loss if known."""
+def _plot(
+    history: list[dict], path: Path, gray_loss: float | None = None, classes: bool = False
+) -> Path | None:
+    """Loss curves as a PNG (matplotlib, if installed), with the gray baseline's MSE if known.
+
+    For the classes head, a second panel shows the validation MSE of the decoded ab.
+    """
     try:
         import matplotlib
 
@@ -446,16 +456,28 @@ def _plot(history: list[dict], path: Path, gray_loss: float | None = None) -> Pa
     except ImportError:
         return None
     epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig, axes = plt.subplots(
+        1, 2 if classes else 1, figsize=(11 if classes else 6, 4), dpi=100, squeeze=False
+    )
+    ax = axes[0, 0]
     ax.plot(epochs, [h["train_loss"] for h in history], marker="o", label="train")
     if any(h["val_loss"] is not None for h in history):
         ax.plot(epochs, [h["val_loss"] for h in history], marker="o", label="validation")
+    ax.set_ylabel("cross-entropy over ab classes" if classes else "MSE on normalised ab")
+    if classes:
+        ax_mse = axes[0, 1]
+        ax_mse.plot(
+            epochs, [h.get("val_mse") for h in history], marker="o", label="validation, annealed mean"
+        )
+        ax_mse.set_ylabel("MSE on normalised ab")
+    else:
+        ax_mse = ax
     if gray_loss is not None:
-        ax.axhline(gray_loss, color="gray", linestyle="--", label="validation, gray (a=b=0)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE on normalised ab")
-    ax.grid(alpha=0.3)
-    ax.legend()
+        ax_mse.axhline(gray_loss, color="gray", linestyle="--", label="validation, gray (a=b=0)")
+    for a in axes[0]:
+        a.set_xlabel("epoch")
+        a.grid(alpha=0.3)
+        a.legend()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

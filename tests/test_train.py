@@ -121,7 +121,8 @@ def test_patience_stops_when_validation_stops_improving(tmp_path):
 
 
 def test_rebalance_weights_favour_rare_saturated_colours():
-    from bwcolor.training import AB_BINS, rebalance_weights
+    from bwcolor.models.colour_classes import AB_CELLS as AB_BINS
+    from bwcolor.training import rebalance_weights
 
     gray = np.full((16, 16, 3), 120, np.uint8)
     red = np.zeros((16, 16, 3), np.uint8)

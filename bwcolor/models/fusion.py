@@ -6,6 +6,8 @@
   image, replicated over the H/8 grid and concatenated to the features.
 * Fusion: 1x1 conv (256 + 1000 -> 256) with ReLU.
 * Decoder: conv 128, up x2, conv 64, conv 64, up x2, conv 32, conv 2 with tanh, up x2 (nearest).
+  With ``head="classes"`` the last conv is a 1x1 conv to ab-class logits instead, decoded by the
+  annealed mean before the last upsampling (see :mod:`bwcolor.models.colour_classes`).
 
 With few training images, the per-image embedding lets the fusion layer memorise each image's
 colours; ``embedding_dropout`` (training only) counters that.
@@ -25,6 +27,7 @@ from torch import nn
 
 from bwcolor.models import register_model
 from bwcolor.models.backbones import EMBEDDING_DIM, create_backbone
+from bwcolor.models.colour_classes import ClassHead
 
 
 def conv_relu(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
@@ -39,6 +42,8 @@ class FusionNet(nn.Module):
         backbone: str = "efficientnet_lite0"
         backbone_weights: str | None = None  # local file; needed for inception_resnet_v2 only
         embedding_dropout: float = 0.0  # training only: keeps the fusion from memorising images
+        head: str = "regression"  # "regression": ab with tanh (the paper); "classes": ab-class logits
+        temperature: float = 0.38  # annealed-mean temperature of the "classes" head
 
     def __init__(self, config: Config | None = None):
         super().__init__()
@@ -50,13 +55,17 @@ class FusionNet(nn.Module):
         )  # fmt: skip
         self.fusion = nn.Conv2d(256 + EMBEDDING_DIM, 256, 1)
         self.embedding_dropout = nn.Dropout(self.config.embedding_dropout)
-        up = nn.Upsample(scale_factor=2, mode="nearest")
+        if self.config.head not in ("regression", "classes"):
+            raise ValueError(f"unknown head {self.config.head!r}: use 'regression' or 'classes'")
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        classes = self.config.head == "classes"
         self.decoder = nn.Sequential(
-            *conv_relu(256, 128), up,
-            *conv_relu(128, 64), *conv_relu(64, 64), up,
+            *conv_relu(256, 128), self.up,
+            *conv_relu(128, 64), *conv_relu(64, 64), self.up,
             *conv_relu(64, 32),
-            nn.Conv2d(32, 2, 3, padding=1), nn.Tanh(), up,
+            *([] if classes else [nn.Conv2d(32, 2, 3, padding=1), nn.Tanh(), self.up]),
         )  # fmt: skip
+        self.head = ClassHead(32, self.config.temperature) if classes else None
         # Built after the trainable layers so that their initialisation does not depend on it.
         self.backbone = create_backbone(self.config.backbone, self.config.backbone_weights)
 
@@ -73,7 +82,10 @@ class FusionNet(nn.Module):
         """The backbone's logits (B, 1000) for normalised L (B, 1, H, W)."""
         return self.backbone(self.gray_from_lum(lum))
 
-    def forward(self, lum: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, lum: torch.Tensor, embedding: torch.Tensor | None = None, logits: bool = False
+    ) -> torch.Tensor:
+        """Normalised L (B, 1, H, W) -> normalised ab (B, 2, H, W); class logits at H/2 if ``logits``."""
         if embedding is None:
             embedding = self.embed(lum)
         embedding = self.embedding_dropout(embedding)
@@ -82,7 +94,11 @@ class FusionNet(nn.Module):
         local = F.conv2d(features, self.fusion.weight[:, :256])
         global_ = F.linear(embedding.to(w.dtype), w[:, 256:], self.fusion.bias)
         fused = F.relu(local + global_[:, :, None, None])
-        return self.decoder(fused)
+        out = self.decoder(fused)
+        if self.head is None:
+            return out
+        scores = self.head(out)
+        return scores if logits else self.up(self.head.decode(scores))
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """Weights saved in checkpoints: everything but the frozen backbone."""

@@ -1,0 +1,109 @@
+"""Colour classes: a classification head over quantised ab (Zhang, Isola & Efros 2016).
+
+A network trained with MSE predicts the mean of the plausible colours of a pixel, and the mean
+of blue, green and brown is a dull brown: the sepia look. A classification head predicts a
+distribution over ab bins instead, trained with cross-entropy on soft-encoded targets (each true
+colour spread over its 5 nearest bins with a Gaussian of sigma 5 Lab units), and is decoded with
+the *annealed mean*: the mean of the distribution sharpened by a temperature T < 1 (0.38 in the
+paper), between the mean (T = 1) and the mode (T -> 0).
+
+Bins: the cells of a 10-unit grid over a, b in [-110, 110) (the grid ``AB_CELL`` also used for
+class rebalancing) that hold at least one sRGB colour at some lightness: 268 classes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+AB_CELL = 10.0  # Lab units per grid cell
+AB_CELLS = 22  # cells per axis: [-110, 110)
+NEIGHBOURS = 5
+SIGMA = 5.0  # Lab units
+
+
+def grid_cell(ab: torch.Tensor, ab_scale: float) -> torch.Tensor:
+    """Normalised ab (B, 2, H, W) -> flat grid cell index (B, H, W) on the AB_CELLS x AB_CELLS grid."""
+    idx = ((ab * ab_scale + AB_CELL * AB_CELLS / 2) / AB_CELL).long().clamp_(0, AB_CELLS - 1)
+    return idx[:, 0] * AB_CELLS + idx[:, 1]
+
+
+@lru_cache(maxsize=1)
+def class_cells() -> np.ndarray:
+    """Flat grid indices of the cells in the sRGB gamut, ascending: one per class."""
+    from bwcolor import lab
+
+    centres = np.arange(AB_CELLS) * AB_CELL - AB_CELL * AB_CELLS / 2 + AB_CELL / 2
+    a, b = (g.ravel() for g in np.meshgrid(centres, centres, indexing="ij"))
+    lightness = np.linspace(0, 100, 101, dtype=np.float32)
+    inside = np.zeros(a.size, bool)
+    for da in (-0.45 * AB_CELL, 0.0, 0.45 * AB_CELL):
+        for db in (-0.45 * AB_CELL, 0.0, 0.45 * AB_CELL):
+            trial = np.empty((lightness.size, a.size, 3), np.float32)
+            trial[..., 0] = lightness[:, None]
+            trial[..., 1] = a + da
+            trial[..., 2] = b + db
+            back = lab.rgb_to_lab(lab.lab_to_rgb(trial))  # clipped RGB moves out-of-gamut colours
+            inside |= (np.abs(back - trial).max(-1) < 1.0).any(0)
+    return np.flatnonzero(inside)
+
+
+def class_centres() -> torch.Tensor:
+    """(Q, 2) ab centres of the classes, in Lab units."""
+    cells = class_cells()
+    half = AB_CELL * AB_CELLS / 2
+    a = (cells // AB_CELLS) * AB_CELL - half + AB_CELL / 2
+    b = (cells % AB_CELLS) * AB_CELL - half + AB_CELL / 2
+    return torch.from_numpy(np.stack([a, b], 1).astype(np.float32))
+
+
+def soft_encode(ab: torch.Tensor, ab_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised ab (B, 2, H, W) -> the NEIGHBOURS nearest classes (B, K, H, W) and their weights."""
+    centres = class_centres().to(ab.device)
+    pixels = ab.permute(0, 2, 3, 1).reshape(-1, 2) * ab_scale
+    dist2 = torch.cdist(pixels, centres).square()
+    near, idx = dist2.topk(NEIGHBOURS, dim=1, largest=False)
+    weights = torch.softmax(-near / (2 * SIGMA**2), dim=1)  # normalised Gaussian weights
+    b, _, h, w = ab.shape
+    shape = (b, h, w, NEIGHBOURS)
+    return idx.reshape(shape).permute(0, 3, 1, 2), weights.reshape(shape).permute(0, 3, 1, 2)
+
+
+def class_loss(
+    logits: torch.Tensor, ab: torch.Tensor, ab_scale: float, cell_weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy of logits (B, Q, h, w) against soft-encoded target ab (B, 2, H, W), per pixel.
+
+    The target is area-averaged to the logits' size. ``cell_weights`` (AB_CELLS**2,) weight each
+    pixel by its true colour's grid cell (class rebalancing). Returns (B, h, w).
+    """
+    if ab.shape[-2:] != logits.shape[-2:]:
+        ab = F.adaptive_avg_pool2d(ab, logits.shape[-2:])
+    idx, weights = soft_encode(ab, ab_scale)
+    logp = torch.log_softmax(logits.float(), dim=1).gather(1, idx)
+    loss = -(weights * logp).sum(1)
+    if cell_weights is not None:
+        loss = loss * cell_weights[grid_cell(ab, ab_scale)]
+    return loss
+
+
+class ClassHead(nn.Module):
+    """1x1 conv to class logits; :meth:`decode` gives normalised ab by the annealed mean."""
+
+    def __init__(self, channels: int, temperature: float, ab_scale: float = 110.0):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, len(class_cells()), 1)
+        self.temperature = temperature
+        self.register_buffer("centres", class_centres() / ab_scale, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+    def decode(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits (B, Q, h, w) -> normalised ab (B, 2, h, w), the annealed mean."""
+        p = torch.softmax(logits.float() / self.temperature, dim=1)
+        return torch.einsum("bqhw,qc->bchw", p, self.centres).to(logits.dtype)
