@@ -43,6 +43,7 @@ class Options:
     max_pixels: int = DEFAULT_MAX_PIXELS
     render_size: int | None = None
     saturation: float = 1.0
+    provenance: bool = True  # tag outputs as colorized by bwcolor (EXIF Software, XMP)
 
 
 @dataclass
@@ -145,11 +146,21 @@ def _decode(job: Job, options: Options, render_size: int, norm) -> _Decoded:
     return _Decoded(job, picture, lum, core.network_input(lum.lum, render_size, norm))
 
 
-def _encode(item: _Decoded, ab: np.ndarray, options: Options) -> FileResult:
+def model_label(model: nn.Module) -> str:
+    """The model's name, with its checkpoint file: what the provenance tag names."""
+    checkpoint = getattr(model, "checkpoint", None)
+    name = getattr(model, "model_name", type(model).__name__)
+    return f"{name} ({Path(checkpoint['path']).name})" if checkpoint else name
+
+
+def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None) -> FileResult:
     rgb = core.finish(item.lum.lum, ab, options.saturation)
     pixels = core.to_output_pixels(rgb, item.picture)
     fmt = options.fmt or format_of(item.job.output)
-    data = encode_image(pixels, item.picture.alpha, fmt, options.quality)
+    meta = item.picture.metadata
+    if label is not None:
+        meta = meta.with_provenance(label)
+    data = encode_image(pixels, item.picture.alpha, fmt, options.quality, meta)
     try:
         write_atomic(item.job.output, data)
     except OSError as exc:
@@ -178,6 +189,7 @@ def run_jobs(
     report = on_result or (lambda r: None)
     render_size = core.render_size_of(model, options.render_size)
     norm = core.normalisation_of(model)
+    label = model_label(model) if options.provenance else None
     window = max(2, options.workers * 2 + options.batch_size)
     start = time.perf_counter()
 
@@ -213,7 +225,7 @@ def run_jobs(
         def infer(items: list[_Decoded]) -> None:
             ab = core.predict_ab(model, np.stack([it.net_input for it in items]))
             for item, ab_one in zip(items, ab, strict=True):
-                encoding.append((item.job, encoders.submit(_encode, item, ab_one, options)))
+                encoding.append((item.job, encoders.submit(_encode, item, ab_one, options, label)))
             drain_encoded(keep=window)
 
         def fill() -> None:

@@ -136,6 +136,13 @@ def colorize(
     render_size: RenderSize = None,
     saturation: Saturation = 1.0,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    provenance: Annotated[
+        bool,
+        typer.Option(
+            help="Tag outputs as colorized by bwcolor, naming the model (EXIF Software, XMP IPTC "
+            "Digital Source Type), so they are never taken for original colour photographs."
+        ),
+    ] = True,
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse images with more pixels, before decoding.")
     ] = 200_000_000,
@@ -166,7 +173,16 @@ def colorize(
         dev = resolve_device(device)
         batch_size = batch_size or (1 if dev.type == "cpu" else 8)
         options = batch.Options(
-            output, fmt, overwrite, batch_size, workers, quality, max_pixels, render_size, saturation
+            output,
+            fmt,
+            overwrite,
+            batch_size,
+            workers,
+            quality,
+            max_pixels,
+            render_size,
+            saturation,
+            provenance,
         )
         sources, problems = expand_inputs(inputs, recursive=recursive, exclude=output)
         jobs, settled = batch.plan(sources, options)

@@ -3,15 +3,18 @@
 Decoding uses Pillow (it detects truncated files, honours palettes, CMYK and multi-page TIFF,
 and reads the header first, so a pixel limit is enforced before any pixel is decoded); 16-bit
 colour PNG/TIFF, which Pillow reduces to 8 bits, is decoded with OpenCV instead. Encoding uses
-OpenCV (16-bit colour PNG/TIFF, alpha), always through a temporary file renamed into place, so
-an interrupted run never leaves a half-written image.
+Pillow (JPEG, 8-bit PNG, WebP, BMP), OpenCV (16-bit colour PNG) and tifffile (TIFF), each with
+the metadata its format holds, and writes through a temporary file renamed into place, so an
+interrupted run never leaves a half-written image.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from bwcolor.errors import ImageError
+from bwcolor.metadata import Metadata, read_metadata
 
 #: File extensions treated as images (matched case-insensitively).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
@@ -61,6 +65,7 @@ class Picture:
     alpha: np.ndarray | None = None
     source_format: str = ""
     notes: list[str] = field(default_factory=list)
+    metadata: Metadata = field(default_factory=Metadata)
 
     @property
     def bit_depth(self) -> int:
@@ -157,6 +162,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
             notes.append(f"has {im.n_frames} pages or frames: only the first is colorized")
         orientation = _orientation(im)
         fmt = (im.format or "").lower()
+        metadata = read_metadata(im)
         try:
             if deep_colour:
                 pixels, alpha = _decode_opencv(data)
@@ -168,7 +174,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
             raise ImageError(f"cannot decode ({_describe(exc)})") from None
     pixels = apply_orientation(pixels, orientation)
     alpha = apply_orientation(alpha, orientation) if alpha is not None else None
-    return Picture(pixels, alpha, fmt, notes)
+    return Picture(pixels, alpha, fmt, notes, metadata)
 
 
 def _describe(exc: Exception) -> str:
@@ -253,29 +259,123 @@ def output_path(source: Path, fmt: str | None) -> Path:
     return source.with_suffix(FORMATS[normalise_format(fmt)][0])
 
 
-def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = 95) -> bytes:
+def encode_image(
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    fmt: str,
+    quality: int = 95,
+    metadata: Metadata | None = None,
+) -> bytes:
     """Encode RGB (H, W, 3) uint8/uint16 (and optional alpha) as ``fmt``; returns the bytes.
 
-    Formats that cannot hold 16 bits get 8; formats that cannot hold alpha drop it.
+    Formats that cannot hold 16 bits get 8; formats that cannot hold alpha drop it. With
+    ``metadata``, everything of it the format holds is written (see :mod:`bwcolor.metadata`):
+    JPEG, PNG and WebP take EXIF, ICC, DPI and XMP; TIFF takes ICC, DPI, XMP and the descriptive
+    tags (not the Exif sub-directory); BMP takes DPI.
     """
     fmt = normalise_format(fmt)
-    ext, keeps_alpha, deep = FORMATS[fmt]
+    _, keeps_alpha, deep = FORMATS[fmt]
     if rgb.dtype == np.uint16 and not deep:
-        rgb = (rgb.astype(np.uint32) * 255 + 32767) // 65535
-        rgb = rgb.astype(np.uint8)
-        alpha = None if alpha is None else ((alpha.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    bgr = rgb[..., ::-1]
-    if alpha is not None and keeps_alpha:
-        bgr = np.dstack([bgr, alpha.astype(rgb.dtype)])
-    params: list[int] = []
-    if fmt == "jpg":
-        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    elif fmt == "webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-    ok, buf = cv2.imencode(ext, np.ascontiguousarray(bgr), params)
+        rgb = _to_8bit(rgb)
+        alpha = None if alpha is None else _to_8bit(alpha)
+    if not keeps_alpha:
+        alpha = None
+    if alpha is not None:
+        alpha = alpha.astype(rgb.dtype)
+    try:
+        if fmt == "tif":
+            return _encode_tiff(rgb, alpha, metadata)
+        if rgb.dtype == np.uint16:
+            return _encode_png16(rgb, alpha, metadata)
+        return _encode_pillow(rgb, alpha, fmt, quality, metadata)
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"cannot encode as {fmt} ({exc})") from None
+
+
+def _to_8bit(a: np.ndarray) -> np.ndarray:
+    return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _encode_pillow(
+    rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int, meta: Metadata | None
+) -> bytes:
+    import io as _io
+
+    from PIL import PngImagePlugin
+
+    im = Image.fromarray(np.ascontiguousarray(np.dstack([rgb, alpha]) if alpha is not None else rgb))
+    options: dict = {
+        "jpg": {"format": "JPEG", "quality": int(quality)},
+        "png": {"format": "PNG", "compress_level": 1},
+        "webp": {"format": "WEBP", "quality": int(quality)},
+        "bmp": {"format": "BMP"},
+    }[fmt]
+    if meta is not None:
+        if meta.dpi:
+            options["dpi"] = meta.dpi
+        if fmt != "bmp":
+            options["icc_profile"] = meta.icc_or_srgb()
+            options["exif"] = meta.exif_bytes()
+            xmp = meta.xmp_packet()
+            if xmp and fmt == "png":
+                info = PngImagePlugin.PngInfo()
+                info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
+                options["pnginfo"] = info
+            elif xmp:
+                options["xmp"] = xmp
+    buf = _io.BytesIO()
+    im.save(buf, **options)
+    return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _encode_png16(rgb: np.ndarray, alpha: np.ndarray | None, meta: Metadata | None) -> bytes:
+    """16-bit colour PNG (Pillow cannot write it): OpenCV's encoding, metadata chunks added."""
+    bgr = rgb[..., ::-1] if alpha is None else np.dstack([rgb[..., ::-1], alpha])
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr))
     if not ok:
-        raise ImageError(f"cannot encode as {fmt}")
-    return buf.tobytes()
+        raise ImageError("cannot encode as png")
+    data = buf.tobytes()
+    if meta is None:
+        return data
+    chunks = [_png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(meta.icc_or_srgb()))]
+    if meta.dpi:
+        ppm = [round(d / 0.0254) for d in meta.dpi]
+        chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
+    chunks.append(_png_chunk(b"eXIf", meta.exif_bytes().removeprefix(b"Exif\0\0")))
+    xmp = meta.xmp_packet()
+    if xmp:
+        chunks.append(_png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp))
+    ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
+    return data[:ihdr_end] + b"".join(chunks) + data[ihdr_end:]
+
+
+def _encode_tiff(rgb: np.ndarray, alpha: np.ndarray | None, meta: Metadata | None) -> bytes:
+    """8- or 16-bit colour TIFF, deflate-compressed, written with tifffile (metadata as tags)."""
+    import io as _io
+
+    import tifffile
+
+    data = rgb if alpha is None else np.dstack([rgb, alpha])
+    options: dict = {"photometric": "rgb", "compression": "zlib", "metadata": None}
+    if alpha is not None:
+        options["extrasamples"] = ["unassalpha"]
+    if meta is not None:
+        icc, xmp = meta.icc_or_srgb(), meta.xmp_packet()
+        options["iccprofile"] = icc
+        extratags = [(tag, "s", 0, value, True) for tag, value in meta.tags.items() if isinstance(value, str)]
+        if xmp:
+            extratags.append((700, "B", len(xmp), xmp, True))
+        options["extratags"] = extratags
+        options["software"] = meta.provenance or False
+        if meta.dpi:
+            options["resolution"], options["resolutionunit"] = meta.dpi, "INCH"
+    buf = _io.BytesIO()
+    tifffile.imwrite(buf, data, **options)
+    return buf.getvalue()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -1,0 +1,150 @@
+"""Image metadata carried from input to output: EXIF, ICC profile, DPI, XMP, and a provenance tag.
+
+What is read (:func:`read_metadata`, from the Pillow image opened by :mod:`bwcolor.io`):
+
+* EXIF: the descriptive tags of the main directory (description, make, model, date, artist,
+  copyright, ...) and the Exif and GPS sub-directories, minus what would be false after
+  colorization or cannot be moved safely: orientation (the pixels are stored upright, so it is
+  written as 1), pixel dimensions, maker notes, thumbnails and layout tags (strips, tiles).
+* ICC profile: kept when it describes RGB pixels. A Gray or CMYK profile cannot describe the RGB
+  output, which then gets an sRGB profile: the colours are computed in sRGB.
+* DPI, and the XMP packet as it is.
+
+Provenance (on by default): EXIF Software says ``bwcolor <version>, model <name>``, and the XMP
+packet gets IPTC's Digital Source Type "composite with trained algorithmic media", the standard
+mark for an image altered by a trained model, with the model's name, so archives can tell a
+colorized image from an original colour photograph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+from PIL import Image
+
+SOFTWARE = 0x0131
+ORIENTATION = 0x0112
+EXIF_IFD = 0x8769
+GPS_IFD = 0x8825
+#: Main-directory tags carried over: they describe the picture, not the pixels' layout.
+DESCRIPTIVE_TAGS = (
+    0x010D,  # DocumentName
+    0x010E,  # ImageDescription
+    0x010F,  # Make
+    0x0110,  # Model
+    0x0132,  # DateTime
+    0x013B,  # Artist
+    0x013C,  # HostComputer
+    0x8298,  # Copyright
+    0x9C9B,  # XPTitle
+    0x9C9C,  # XPComment
+    0x9C9D,  # XPAuthor
+    0x9C9E,  # XPKeywords
+    0x9C9F,  # XPSubject
+)
+#: Exif sub-directory tags dropped: stale after colorization, or holding offsets that break.
+DROPPED_EXIF_TAGS = (0xA002, 0xA003, 0x927C, 0xA005)  # PixelX/YDimension, MakerNote, Interop
+DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+
+
+@dataclass
+class Metadata:
+    """What an output should carry. Plain values only, so a job can travel between processes."""
+
+    tags: dict[int, Any] = field(default_factory=dict)  # EXIF main-directory descriptive tags
+    exif_ifd: dict[int, Any] = field(default_factory=dict)
+    gps_ifd: dict[int, Any] = field(default_factory=dict)
+    icc_profile: bytes | None = None  # an RGB profile, or None (sRGB)
+    dpi: tuple[float, float] | None = None
+    xmp: bytes | None = None
+    provenance: str | None = None  # "bwcolor <version>, model <name>" once colorized
+
+    def with_provenance(self, model_name: str) -> Metadata:
+        from bwcolor import __version__
+
+        return replace(self, provenance=f"bwcolor {__version__}, model {model_name}")
+
+    def exif_bytes(self) -> bytes:
+        """An EXIF block (``Exif\\0\\0`` + TIFF structure) with orientation 1 and the provenance."""
+        exif = Image.Exif()
+        exif.update(self.tags)
+        exif[ORIENTATION] = 1
+        if self.provenance:
+            exif[SOFTWARE] = self.provenance
+        if self.exif_ifd:
+            exif[EXIF_IFD] = dict(self.exif_ifd)
+        if self.gps_ifd:
+            exif[GPS_IFD] = dict(self.gps_ifd)
+        return exif.tobytes()
+
+    def xmp_packet(self) -> bytes | None:
+        """The input's XMP with a provenance description added (or a new packet), or None."""
+        if not self.provenance:
+            return self.xmp
+        description = (
+            '<rdf:Description rdf:about="" '
+            'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+            'xmlns:bwcolor="urn:bwcolor:xmp:1.0/" '
+            f'Iptc4xmpExt:DigitalSourceType="{DIGITAL_SOURCE_TYPE}" '
+            f'bwcolor:Colorized="{_xml_escape(self.provenance)}"/>'
+        )
+        if self.xmp:
+            text = self.xmp.decode("utf-8", "replace")
+            head, sep, rest = text.partition("<rdf:RDF")
+            end = rest.find(">")
+            if sep and end >= 0:  # one more rdf:Description inside the existing rdf:RDF
+                return (head + sep + rest[: end + 1] + description + rest[end + 1 :]).encode()
+        return (
+            '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f"{description}</rdf:RDF></x:xmpmeta>"
+            '<?xpacket end="w"?>'
+        ).encode()
+
+    def icc_or_srgb(self) -> bytes:
+        return self.icc_profile or srgb_profile()
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+
+
+@lru_cache(maxsize=1)
+def srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def read_metadata(im: Image.Image) -> Metadata:
+    """The metadata of an opened Pillow image worth carrying to its colorized version.
+
+    Never raises: a damaged EXIF block or profile is dropped, it does not stop the image.
+    """
+    meta = Metadata()
+    try:
+        exif = im.getexif()
+        meta.tags = {t: exif[t] for t in DESCRIPTIVE_TAGS if t in exif}
+        meta.exif_ifd = {k: v for k, v in exif.get_ifd(EXIF_IFD).items() if k not in DROPPED_EXIF_TAGS}
+        meta.gps_ifd = dict(exif.get_ifd(GPS_IFD))
+    except Exception:  # noqa: BLE001 - broken EXIF: carry none of it
+        meta.tags, meta.exif_ifd, meta.gps_ifd = {}, {}, {}
+    icc = im.info.get("icc_profile")
+    if isinstance(icc, bytes) and len(icc) >= 20 and icc[16:20] == b"RGB ":
+        meta.icc_profile = icc
+    dpi = im.info.get("dpi")
+    try:
+        if dpi and len(dpi) == 2 and all(float(d) > 0 for d in dpi):
+            meta.dpi = (float(dpi[0]), float(dpi[1]))
+    except (TypeError, ValueError):
+        pass
+    xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    if xmp is None and hasattr(im, "tag_v2"):
+        xmp = im.tag_v2.get(700)
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    meta.xmp = xmp if isinstance(xmp, bytes) and xmp else None
+    return meta
