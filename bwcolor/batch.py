@@ -8,6 +8,7 @@ skipped (unless ``overwrite``), so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -180,10 +181,14 @@ def run_jobs(
     options: Options,
     on_result: Callable[[FileResult], None] | None = None,
     summary: Summary | None = None,
+    stop: threading.Event | None = None,
 ) -> Summary:
     """Colorize ``jobs`` with ``model``; ``on_result`` is called once per file as it finishes.
 
     Results are added to ``summary`` (a new one if None), which stays valid if interrupted.
+    Setting ``stop`` (e.g. from a SIGINT handler) ends the run cleanly: the batch being
+    inferred is finished and written, nothing new is started; the remaining files are left for
+    a rerun.
     """
     summary = summary if summary is not None else Summary()
     report = on_result or (lambda r: None)
@@ -235,9 +240,12 @@ def run_jobs(
                     return
                 decoding.append((job, decoders.submit(_decode, job, options, render_size, norm)))
 
+        def stopping() -> bool:
+            return stop is not None and stop.is_set()
+
         try:
             fill()
-            while decoding:
+            while decoding and not stopping():
                 job, fut = decoding.popleft()
                 fill()
                 try:
@@ -255,8 +263,11 @@ def run_jobs(
                     infer(groups.pop(max(groups, key=lambda k: len(groups[k]))))
                 drain_encoded(keep=window)
             for shape in list(groups):
-                infer(groups.pop(shape))
+                if not stopping():
+                    infer(groups.pop(shape))
             drain_encoded(keep=0)
+            for _, fut in decoding:
+                fut.cancel()
         except BaseException:
             for _, fut in decoding:
                 fut.cancel()

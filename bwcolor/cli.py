@@ -6,7 +6,10 @@ option, missing or invalid model, an output that would overwrite an input), 130 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -162,7 +165,7 @@ def colorize(
     from bwcolor.checkpoint import load_model
     from bwcolor.device import resolve_device
     from bwcolor.inputs import expand_inputs
-    from bwcolor.io import normalise_format
+    from bwcolor.io import normalise_format, remove_stale_temporaries
 
     try:
         if fmt is not None:
@@ -210,14 +213,28 @@ def colorize(
         done = progress.tasks[0].completed + 1
         progress.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
 
+    removed = remove_stale_temporaries({job.output.parent for job in jobs})
+    if removed and not quiet:
+        err.print(
+            f"bwcolor: note: removed {removed} partial file(s) left by an interrupted run", markup=False
+        )
+    stop = threading.Event()
+
+    def on_sigint(signum, frame) -> None:
+        if stop.is_set():  # a second Ctrl-C: stop now (written files are complete all the same)
+            raise KeyboardInterrupt
+        stop.set()
+        err.print("bwcolor: stopping after the current batch (Ctrl-C again to stop at once)", markup=False)
+
     interrupted = False
-    with progress:
+    with progress, _signal_handler(signal.SIGINT, on_sigint):
         task = progress.add_task("colorize", total=len(jobs), rate="")
         try:
             if jobs:
-                batch.run_jobs(jobs, net, options, on_result, summary)
+                batch.run_jobs(jobs, net, options, on_result, summary, stop)
         except KeyboardInterrupt:
             interrupted = True
+    interrupted = interrupted or stop.is_set()
 
     if as_json:
         typer.echo(json.dumps({**summary.to_dict(), "output": str(output), "interrupted": interrupted}))
@@ -226,6 +243,19 @@ def colorize(
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_SOME_FAILED if summary.failed else EXIT_OK)
+
+
+@contextlib.contextmanager
+def _signal_handler(signum: int, handler):
+    """Install ``handler`` for ``signum`` while in the block (main thread only; else a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
 
 
 def _print_summary(summary, output: Path, interrupted: bool) -> None:

@@ -11,6 +11,7 @@ interrupted run never leaves a half-written image.
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import tempfile
 import warnings
@@ -378,10 +379,20 @@ def _encode_tiff(rgb: np.ndarray, alpha: np.ndarray | None, meta: Metadata | Non
     return buf.getvalue()
 
 
+TEMP_SUFFIX = ".bwcolor-tmp"
+_HOST = socket.gethostname().replace(".", "_")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
+
+    The temporary file is named ``.<name>.<host>-<pid>.<random>.bwcolor-tmp``, so that one left
+    by a killed process can be recognised and removed (:func:`remove_stale_temporaries`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bwcolor-tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -395,3 +406,43 @@ def write_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folders, other_hosts_after: float = 24 * 3600) -> int:
+    """Delete temporary files that killed bwcolor processes left in ``folders``; returns how many.
+
+    A temporary file is stale if its process (named in it) no longer runs on this host, or, if
+    written on another host sharing the folder, if it is older than ``other_hosts_after`` seconds.
+    """
+    import time
+
+    removed = 0
+    for folder in folders:
+        try:
+            entries = [e for e in os.scandir(folder) if e.name.endswith(TEMP_SUFFIX) and e.is_file()]
+        except OSError:
+            continue
+        for entry in entries:
+            owner = entry.name[: -len(TEMP_SUFFIX)].rsplit(".", 2)[-2]  # "<host>-<pid>"
+            host, _, pid = owner.rpartition("-")
+            try:
+                if host == _HOST and pid.isdigit():
+                    stale = not _pid_alive(int(pid))
+                else:
+                    stale = time.time() - entry.stat().st_mtime > other_hosts_after
+                if stale:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+    return removed

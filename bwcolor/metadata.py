@@ -18,6 +18,7 @@ colorized image from an original colour photograph.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -114,9 +115,13 @@ def _xml_escape(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def srgb_profile() -> bytes:
+    """LittleCMS's sRGB profile, with a fixed creation date so that outputs are reproducible."""
     from PIL import ImageCms
 
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)  # header: date and time of creation
+    icc[84:100] = bytes(16)  # profile ID (an MD5 over the header) left unset, as allowed
+    return bytes(icc)
 
 
 def read_metadata(im: Image.Image) -> Metadata:

@@ -351,6 +351,8 @@ def train(
 
     if resume is None:
         log_path.unlink(missing_ok=True)  # a new run starts a new log
+    else:  # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
+        log_path.write_text("".join(json.dumps(r) + "\n" for r in state.history))
     model.train()
     with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool:
         while state.epoch < cfg.epochs:
