@@ -80,13 +80,22 @@ BackboneWeights = Annotated[
 ]
 
 
+def printable(text: str) -> str:
+    """``text`` with the bytes of non-UTF-8 file names shown as escapes (\\xe9), not a crash."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def say(console: Console, text: str) -> None:
+    console.print(printable(text), markup=False, highlight=False)
+
+
 def error_line(subject: str, message: str) -> None:
     """One line on stderr naming the file (or input) and the cause."""
-    err.print(f"bwcolor: error: {subject}: {message}", markup=False)
+    say(err, f"bwcolor: error: {subject}: {message}")
 
 
 def fail_usage(message: str) -> typer.Exit:
-    err.print(f"bwcolor: error: {message}", markup=False)
+    say(err, f"bwcolor: error: {message}")
     return typer.Exit(EXIT_USAGE)
 
 
@@ -206,9 +215,9 @@ def colorize(
 
     def on_result(result: batch.FileResult) -> None:
         if result.status == "failed":
-            progress.console.print(f"bwcolor: error: {result.source}: {result.message}", markup=False)
+            say(progress.console, f"bwcolor: error: {result.source}: {result.message}")
         for note in result.notes:
-            progress.console.print(f"bwcolor: note: {result.source}: {note}", markup=False)
+            say(progress.console, f"bwcolor: note: {result.source}: {note}")
         elapsed = progress.tasks[0].elapsed or 0
         done = progress.tasks[0].completed + 1
         progress.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")

@@ -33,13 +33,21 @@ class InputProblem:
 
 
 def _walk(folder: Path, exclude: Path | None) -> list[Path]:
-    """Image files under ``folder``, recursively, sorted; symlinked folders are not followed."""
+    """Image files under ``folder``, recursively, sorted.
+
+    Symlinked folders are followed, each real folder once: a symlink loop ends there.
+    """
     found = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
+    visited = {_resolved(folder)}
+    for root, dirs, files in os.walk(folder, followlinks=True):
         root_path = Path(root)
-        if exclude is not None:
-            dirs[:] = [d for d in dirs if _resolved(root_path / d) != exclude]
-        dirs.sort()
+        keep = []
+        for d in sorted(dirs):
+            real = _resolved(root_path / d)
+            if real != exclude and real not in visited:
+                visited.add(real)
+                keep.append(d)
+        dirs[:] = keep
         found.extend(root_path / f for f in sorted(files) if is_image_path(Path(f)))
     return found
 

@@ -10,6 +10,7 @@ interrupted run never leaves a half-written image.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import struct
@@ -118,7 +119,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pictur
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise ImageError("file not found") from None
+        raise ImageError("broken symbolic link" if path.is_symlink() else "file not found") from None
     except PermissionError:
         raise ImageError("permission denied") from None
     except OSError as exc:
@@ -391,7 +392,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.{_HOST}-{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
+        prefix=f".{_short_name(path.name)}.{_HOST}-{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
     )
     try:
         with os.fdopen(fd, "wb") as f:
@@ -406,6 +407,14 @@ def write_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _short_name(name: str, limit: int = 100) -> str:
+    """``name``, cut to about ``limit`` bytes (with a hash of the rest) so temporary names fit."""
+    raw = os.fsencode(name)
+    if len(raw) <= limit:
+        return name
+    return os.fsdecode(raw[: limit - 10]).replace(".", "_") + "~" + hashlib.sha1(raw).hexdigest()[:8]
 
 
 def _pid_alive(pid: int) -> bool:

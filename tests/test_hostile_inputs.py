@@ -1,0 +1,142 @@
+"""One run over every kind of file an archive holds: what can be colorized is, the rest gets one
+clear line each, the batch goes on, and no input changes."""
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bwcolor.io import read_image
+from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
+
+H, W = 24, 40
+
+
+def png_bomb(path: Path, side: int = 100_000) -> None:
+    """A valid PNG header declaring side x side pixels, with a few bytes of data."""
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def make_corpus(src: Path) -> tuple[dict[str, tuple], dict[str, str]]:
+    """Good files (name -> (dtype, has alpha)) and bad ones (name -> expected cause)."""
+    rgb = gradient_rgb(H, W)
+    gray = gray_of(rgb)
+    good = {}
+
+    def ok(name, dtype=np.uint8, alpha=False):
+        good[name] = (dtype, alpha)
+
+    for ext in ("png", "tif"):
+        write(src / ext / f"gray8.{ext}", gray), ok(f"{ext}/gray8.{ext}")
+        write(src / ext / f"gray16.{ext}", gray.astype(np.uint16) * 257), ok(f"{ext}/gray16.{ext}", np.uint16)
+        write(src / ext / f"rgb8.{ext}", rgb), ok(f"{ext}/rgb8.{ext}")
+        write(src / ext / f"rgb16.{ext}", rgb.astype(np.uint16) * 257), ok(f"{ext}/rgb16.{ext}", np.uint16)
+        (
+            write(src / ext / f"alpha.{ext}", np.dstack([gray] * 3 + [gray[::-1]])),
+            ok(f"{ext}/alpha.{ext}", alpha=True),
+        )
+    (
+        Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE).save(src / "palette.png"),
+        ok("palette.png"),
+    )
+    Image.fromarray(rgb).convert("CMYK").save(src / "cmyk.jpg"), ok("cmyk.jpg")
+    Image.fromarray(gray).save(src / "progressive.jpg", progressive=True), ok("progressive.jpg")
+    pages = [Image.fromarray(gray), Image.fromarray(gray[::-1])]
+    pages[0].save(src / "pages.tif", save_all=True, append_images=pages[1:]), ok("pages.tif")
+    Image.fromarray(gray).save(src / "webp.webp"), ok("webp.webp")
+    Image.fromarray(gray).save(src / "bmp.bmp"), ok("bmp.bmp")
+    (
+        write(src / "folder.jpg" / "inside.png", gray),
+        ok("folder.jpg/inside.png"),
+    )  # a folder named like an image
+    write(src / ("n" * 240 + ".png"), gray), ok("n" * 240 + ".png")  # 244-byte name
+    latin1 = os.fsdecode(b"caf\xe9.png")  # not UTF-8
+    (
+        (src / latin1).write_bytes((src / "png" / "gray8.png").read_bytes()),
+        ok(latin1),
+    )  # (OpenCV crashes on such paths)
+    write(src / "same.jpg", gray), ok("same.png")  # the first of a collision under --format png
+    (src / "loop").symlink_to(".", target_is_directory=True)  # a symlink loop in the tree
+    write(src.parent / "elsewhere" / "linked.png", gray)
+    (src / "linked").symlink_to(src.parent / "elsewhere", target_is_directory=True)
+    ok("linked/linked.png")
+
+    bad = {}
+    (src / "empty.jpg").write_bytes(b"")
+    bad["empty.jpg"] = "empty file"
+    jpeg = write(src.parent / "full.jpg", gray_of(gradient_rgb(200, 200))).read_bytes()
+    (src / "cutjpg.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    bad["cutjpg.jpg"] = "truncated"
+    png = write(src.parent / "full.png", gradient_rgb(200, 200)).read_bytes()
+    (src / "cutpng.png").write_bytes(png[: len(png) // 2])
+    bad["cutpng.png"] = "truncated"
+    (src / os.fsdecode(b"br\xfbl\xe9.jpg")).write_bytes(b"\xff\xd8 burnt")  # non-UTF-8 and broken
+    bad["br\\xfbl\\xe9.jpg"] = "not an image"  # shown with the undecodable bytes escaped
+    (src / "notes.jpg").write_text("scanned by the archive, box 3\n")
+    bad["notes.jpg"] = "not an image"
+    (src / "report.jpg").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n")
+    bad["report.jpg"] = "not an image"
+    png_bomb(src / "bomb.png")
+    bad["bomb.png"] = "exceeds the limit"
+    (src / "gone.jpg").symlink_to(src / "deleted-long-ago.jpg")
+    bad["gone.jpg"] = "broken symbolic link"
+    write(src / "locked.png", gray)
+    bad["locked.png"] = "permission denied"
+    write(src / "same.png", gray)
+    bad["same.png"] = "same output name"
+    return good, bad
+
+
+def test_every_hostile_input_in_one_run(tmp_path, cli, baseline_ckpt, monkeypatch):
+    src = tmp_path / "in"
+    good, bad = make_corpus(src)
+    before = tree_hashes(src)
+    os.chmod(src / "locked.png", 0)
+    if os.geteuid() == 0:  # root reads anything: fail the read as it would for a user
+        real = Path.read_bytes
+        monkeypatch.setattr(
+            Path,
+            "read_bytes",
+            lambda p: (_ for _ in ()).throw(PermissionError(13, "x")) if p.name == "locked.png" else real(p),
+        )
+    res = cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt, "--format", "png")
+    os.chmod(src / "locked.png", 0o644)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("bwcolor: error:")]
+    for name, cause in bad.items():
+        assert any(name in ln and cause in ln for ln in errors), (name, cause, res.stderr)
+    assert len(errors) == len(bad), res.stderr
+    assert "pages.tif: has 2 pages" in res.stderr
+    out = tmp_path / "out"
+    for name, (dtype, alpha) in good.items():
+        picture = read_image(out / Path(name).with_suffix(".png"))
+        assert picture.pixels.shape == (H, W, 3) and picture.pixels.dtype == dtype, name
+        assert (picture.alpha is not None) == alpha, name
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert written == {str(Path(n).with_suffix(".png")) for n in good}  # nothing else, nothing half-written
+    assert tree_hashes(src) == before  # no input touched
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_every_orientation_comes_out_upright(tmp_path, cli, baseline_ckpt, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(gray_of(gradient_rgb(H, W))).save(tmp_path / "x.jpg", exif=exif)
+    res = cli("colorize", tmp_path / "x.jpg", "-o", tmp_path / "out", "-m", baseline_ckpt, "-q")
+    assert res.exit_code == 0
+    upright = (W, H) if orientation >= 5 else (H, W)
+    assert read_image(tmp_path / "out" / "x.jpg").pixels.shape[:2] == upright
