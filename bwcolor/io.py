@@ -139,12 +139,16 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pictur
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """Decode encoded image bytes into an upright :class:`Picture`."""
+    with warnings.catch_warnings():  # decoders warn about damaged metadata: the image is still used
+        warnings.simplefilter("ignore")
+        return _decode(data, max_pixels)
+
+
+def _decode(data: bytes, max_pixels: int) -> Picture:
     import io as _io
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            im = Image.open(_io.BytesIO(data))
+        im = Image.open(_io.BytesIO(data))
     except UnidentifiedImageError:
         raise ImageError("not an image, or a format bwcolor cannot read") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a per-file error
