@@ -137,14 +137,14 @@ def plan(sources: list[Source], options: Options) -> tuple[list[Job], list[FileR
 class _Decoded:
     job: Job
     picture: Picture
-    lum: core.Luminance
-    net_input: np.ndarray
+    had_colour: bool
+    net_input: np.ndarray  # the full-resolution L is not kept: a huge scan would hold it meanwhile
 
 
 def _decode(job: Job, options: Options, render_size: int, norm) -> _Decoded:
     picture = read_image(job.source, options.max_pixels)
     lum = core.luminance(picture)
-    return _Decoded(job, picture, lum, core.network_input(lum.lum, render_size, norm))
+    return _Decoded(job, picture, lum.had_colour, core.network_input(lum.lum, render_size, norm))
 
 
 def model_label(model: nn.Module) -> str:
@@ -155,8 +155,7 @@ def model_label(model: nn.Module) -> str:
 
 
 def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None) -> FileResult:
-    rgb = core.finish(item.lum.lum, ab, options.saturation)
-    pixels = core.to_output_pixels(rgb, item.picture)
+    pixels = core.colorized_pixels(item.picture, ab, options.saturation)
     fmt = options.fmt or format_of(item.job.output)
     meta = item.picture.metadata
     if label is not None:
@@ -170,7 +169,7 @@ def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None)
         str(item.job.source),
         "done",
         str(item.job.output),
-        had_colour=item.lum.had_colour,
+        had_colour=item.had_colour,
         notes=item.picture.notes,
     )
 

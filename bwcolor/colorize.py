@@ -67,23 +67,43 @@ def normalisation_of(model: nn.Module) -> lab.Normalisation:
     return getattr(model, "normalisation", None) or lab.Normalisation()
 
 
-def finish(lum: np.ndarray, ab_small: np.ndarray, saturation: float = 1.0) -> np.ndarray:
-    """Upsample predicted ab to the size of ``lum`` and merge: sRGB float32 (H, W, 3) in [0, 1].
+#: Rows merged at a time: bounds the working memory of a huge scan (see docs/reliability.md).
+BAND_ROWS = 256
+
+
+def lightness_rows(pixels: np.ndarray) -> np.ndarray:
+    """CIE L (rows, W) of a band of gray or RGB pixels; identical to :func:`luminance`'s."""
+    if pixels.ndim == 2:
+        return lab.lightness_of_gray(pixels)
+    return lab.rgb_to_lab(to_float(pixels))[..., 0].copy()
+
+
+def colorized_pixels(
+    picture: Picture, ab_small: np.ndarray, saturation: float = 1.0, dtype: np.dtype | None = None
+) -> np.ndarray:
+    """The colorized picture (H, W, 3): predicted ab upsampled and merged with the full-resolution L.
+
+    ``dtype``: the output type; default the input's integer type (16-bit in, 16-bit out), or
+    float32 in [0, 1]. Works in bands of :data:`BAND_ROWS` rows, so the only full-size array
+    besides the input is the output itself.
 
     ``saturation`` scales the predicted chroma (1: the model's own prediction). MSE-trained models
     predict the mean of the plausible colours, which is duller than any of them; a factor above 1
     trades colour accuracy for colourfulness (see docs/models.md for measured effects).
     """
+    if dtype is None:
+        dtype = np.uint8 if picture.pixels.dtype == np.uint8 else np.uint16
     if saturation != 1.0:
         ab_small = ab_small * np.float32(saturation)
-    ab = lab.upsample_ab(ab_small, *lum.shape)
-    return lab.merge_lab(lum, ab)
-
-
-def to_output_pixels(rgb: np.ndarray, picture: Picture) -> np.ndarray:
-    """Float RGB -> the input's integer type (16-bit in, 16-bit out)."""
-    dtype = np.uint8 if picture.pixels.dtype == np.uint8 else np.uint16
-    return from_float(rgb, dtype)
+    height, width = picture.height, picture.width
+    out = np.empty((height, width, 3), dtype)
+    for r0 in range(0, height, BAND_ROWS):
+        rows = slice(r0, min(height, r0 + BAND_ROWS))
+        rgb = lab.merge_lab(
+            lightness_rows(picture.pixels[rows]), lab.upsample_ab(ab_small, height, width, rows)
+        )
+        out[rows] = rgb if np.dtype(dtype).kind == "f" else from_float(rgb, dtype)
+    return out
 
 
 def colorize_rgb(
@@ -96,7 +116,7 @@ def colorize_rgb(
     lum = luminance(picture).lum
     size = render_size_of(model, render_size)
     ab = predict_ab(model, network_input(lum, size, normalisation_of(model))[None])[0]
-    return finish(lum, ab, saturation)
+    return colorized_pixels(picture, ab, saturation, np.float32)
 
 
 def colorize_image(
@@ -117,8 +137,11 @@ def colorize_image(
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
     picture = Picture(image if image.dtype in (np.uint8, np.uint16) else image.astype(np.float32), alpha)
-    rgb = colorize_rgb(model, picture, render_size, saturation)
-    out = rgb if image.dtype.kind == "f" else to_output_pixels(rgb, picture)
+    lum = luminance(picture).lum
+    ab = predict_ab(
+        model, network_input(lum, render_size_of(model, render_size), normalisation_of(model))[None]
+    )[0]
+    out = colorized_pixels(picture, ab, saturation, np.float32 if image.dtype.kind == "f" else None)
     if alpha is not None:
         out = np.dstack([out, alpha.astype(out.dtype)])
     return out

@@ -17,9 +17,9 @@ import numpy as np
 from torch import nn
 
 from bwcolor import lab, metrics
-from bwcolor.colorize import COLOUR_CHROMA, colorize_rgb, to_output_pixels
+from bwcolor.colorize import COLOUR_CHROMA, colorize_image
 from bwcolor.errors import ImageError, UsageError
-from bwcolor.io import Picture, read_image, to_float
+from bwcolor.io import read_image, to_float
 
 
 def protocol_name(size: int | None) -> str:
@@ -81,9 +81,8 @@ def evaluate(
         except ImageError as exc:
             result.skipped.append((str(path), str(exc)))
         else:
-            picture = Picture(truth)
             for name, model in models.items():
-                pred = to_output_pixels(colorize_rgb(model, picture, render_size, saturation), picture)
+                pred = colorize_image(model, truth, render_size, saturation)
                 row = {"file": str(path), "model": name, "width": truth.shape[1], "height": truth.shape[0]}
                 result.rows.append(row | metrics.image_metrics(pred, truth))
         if on_image:

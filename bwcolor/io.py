@@ -153,34 +153,35 @@ def _decode(data: bytes, max_pixels: int) -> Picture:
         raise ImageError("not an image, or a format bwcolor cannot read") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a per-file error
         raise ImageError(f"cannot decode ({_describe(exc)})") from None
-    with im:
-        width, height = im.size
-        if width * height > max_pixels:
-            raise ImageError(
-                f"too large: {width}x{height} = {width * height:,} pixels exceeds the limit of "
-                f"{max_pixels:,} (raise it with --max-pixels)"
-            )
-        if width == 0 or height == 0:
-            raise ImageError("image has no pixels")
-        deep_colour = _is_16bit_colour(im)  # before anything that may load the pixels
-        notes = []
-        if getattr(im, "n_frames", 1) > 1:
-            notes.append(f"has {im.n_frames} pages or frames: only the first is colorized")
-        orientation = _orientation(im)
-        fmt = (im.format or "").lower()
-        metadata = read_metadata(im)
-        try:
-            if deep_colour:
-                pixels, alpha = _decode_opencv(data)
-            else:
-                pixels, alpha = _pillow_to_arrays(im)
-        except ImageError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise ImageError(f"cannot decode ({_describe(exc)})") from None
+    try:
+        with im:
+            picture = _read_opened(im, data, max_pixels)
+    except ImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged headers fail in many ways: one per-file error
+        raise ImageError(f"cannot decode ({_describe(exc)})") from None
+    return picture
+
+
+def _read_opened(im: Image.Image, data: bytes, max_pixels: int) -> Picture:
+    width, height = im.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"too large: {width}x{height} = {width * height:,} pixels exceeds the limit of "
+            f"{max_pixels:,} (raise it with --max-pixels)"
+        )
+    if width == 0 or height == 0:
+        raise ImageError("image has no pixels")
+    deep_colour = _is_16bit_colour(im)  # before anything that may load the pixels
+    notes = []
+    if getattr(im, "n_frames", 1) > 1:
+        notes.append(f"has {im.n_frames} pages or frames: only the first is colorized")
+    orientation = _orientation(im)
+    metadata = read_metadata(im)
+    pixels, alpha = _decode_opencv(data) if deep_colour else _pillow_to_arrays(im)
     pixels = apply_orientation(pixels, orientation)
     alpha = apply_orientation(alpha, orientation) if alpha is not None else None
-    return Picture(pixels, alpha, fmt, notes, metadata)
+    return Picture(pixels, alpha, (im.format or "").lower(), notes, metadata)
 
 
 def _describe(exc: Exception) -> str:

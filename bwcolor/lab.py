@@ -102,11 +102,28 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=interp)
 
 
-def upsample_ab(ab: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear upsampling of predicted ab (h, w, 2) to the original (height, width, 2)."""
-    if ab.shape[:2] == (height, width):
-        return ab
-    return cv2.resize(ab, (width, height), interpolation=cv2.INTER_LINEAR)
+def upsample_ab(ab: np.ndarray, height: int, width: int, rows: slice = slice(None)) -> np.ndarray:
+    """Bilinear upsampling of predicted ab (h, w, 2) to (height, width, 2), or those ``rows`` of it.
+
+    The same values as ``cv2.resize`` with ``INTER_LINEAR`` (pixel centres aligned, edges
+    clamped), computed for a band of rows at a time, so that a huge scan never needs its whole
+    full-resolution ab in memory.
+    """
+    r0, r1, _ = rows.indices(height)
+    y0, y1, wy = _linear_taps(height, ab.shape[0])
+    x0, x1, wx = _linear_taps(width, ab.shape[1])
+    wy = wy[r0:r1, None, None]
+    band = ab[y0[r0:r1]] * (1 - wy) + ab[y1[r0:r1]] * wy  # (rows, w, 2)
+    wx = wx[None, :, None]
+    return (band[:, x0] * (1 - wx) + band[:, x1] * wx).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _linear_taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each output index: the two input indices and the weight of the second."""
+    src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    i0 = np.floor(src).astype(np.intp)
+    return i0, np.minimum(i0 + 1, n_in - 1), (src - i0).astype(np.float32)
 
 
 def merge_lab(lum: np.ndarray, ab: np.ndarray, gamut_steps: int = 8) -> np.ndarray:
