@@ -25,11 +25,10 @@ from bwcolor.inputs import InputProblem, Source
 from bwcolor.io import (
     DEFAULT_MAX_PIXELS,
     Picture,
-    encode_image,
     format_of,
     output_path,
     read_image,
-    write_atomic,
+    write_image,
 )
 
 
@@ -160,9 +159,8 @@ def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None)
     meta = item.picture.metadata
     if label is not None:
         meta = meta.with_provenance(label)
-    data = encode_image(pixels, item.picture.alpha, fmt, options.quality, meta)
     try:
-        write_atomic(item.job.output, data)
+        write_image(item.job.output, pixels, item.picture.alpha, fmt, options.quality, meta)
     except OSError as exc:
         raise ImageError(f"cannot write {item.job.output}: {exc.strerror or exc}") from None
     return FileResult(

@@ -17,8 +17,10 @@ import struct
 import tempfile
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -129,33 +131,38 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pictur
     if size == 0:
         raise ImageError("empty file (0 bytes)")
     try:
-        data = path.read_bytes()
+        f = path.open("rb")  # read as decoded: a scan's file is never held whole beside its pixels
     except PermissionError:
         raise ImageError("permission denied") from None
     except OSError as exc:
         raise ImageError(f"cannot read ({exc.strerror or exc})") from None
-    return decode_image(data, max_pixels)
+    with f:
+        return _decode_quietly(f, max_pixels)
 
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
     """Decode encoded image bytes into an upright :class:`Picture`."""
-    with warnings.catch_warnings():  # decoders warn about damaged metadata: the image is still used
-        warnings.simplefilter("ignore")
-        return _decode(data, max_pixels)
-
-
-def _decode(data: bytes, max_pixels: int) -> Picture:
     import io as _io
 
+    return _decode_quietly(_io.BytesIO(data), max_pixels)
+
+
+def _decode_quietly(f: BinaryIO, max_pixels: int) -> Picture:
+    with warnings.catch_warnings():  # decoders warn about damaged metadata: the image is still used
+        warnings.simplefilter("ignore")
+        return _decode(f, max_pixels)
+
+
+def _decode(f: BinaryIO, max_pixels: int) -> Picture:
     try:
-        im = Image.open(_io.BytesIO(data))
+        im = Image.open(f)
     except UnidentifiedImageError:
         raise ImageError("not an image, or a format bwcolor cannot read") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a per-file error
         raise ImageError(f"cannot decode ({_describe(exc)})") from None
     try:
         with im:
-            picture = _read_opened(im, data, max_pixels)
+            picture = _read_opened(im, f, max_pixels)
     except ImageError:
         raise
     except Exception as exc:  # noqa: BLE001 - damaged headers fail in many ways: one per-file error
@@ -163,7 +170,7 @@ def _decode(data: bytes, max_pixels: int) -> Picture:
     return picture
 
 
-def _read_opened(im: Image.Image, data: bytes, max_pixels: int) -> Picture:
+def _read_opened(im: Image.Image, f: BinaryIO, max_pixels: int) -> Picture:
     width, height = im.size
     if width * height > max_pixels:
         raise ImageError(
@@ -178,7 +185,11 @@ def _read_opened(im: Image.Image, data: bytes, max_pixels: int) -> Picture:
         notes.append(f"has {im.n_frames} pages or frames: only the first is colorized")
     orientation = _orientation(im)
     metadata = read_metadata(im)
-    pixels, alpha = _decode_opencv(data) if deep_colour else _pillow_to_arrays(im)
+    if deep_colour:
+        f.seek(0)
+        pixels, alpha = _decode_opencv(f.read())
+    else:
+        pixels, alpha = _pillow_to_arrays(im)
     pixels = apply_orientation(pixels, orientation)
     alpha = apply_orientation(alpha, orientation) if alpha is not None else None
     return Picture(pixels, alpha, (im.format or "").lower(), notes, metadata)
@@ -247,7 +258,7 @@ def _pillow_to_arrays(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         a = np.asarray(im)
         return a[..., 0].copy(), a[..., 1].copy()
     if mode.startswith("I;16"):
-        return np.asarray(im).astype(np.uint16), None
+        return np.asarray(im).astype(np.uint16, copy=False), None
     if mode == "I":
         return np.clip(np.asarray(im), 0, 65535).astype(np.uint16), None
     if mode == "F":
@@ -275,11 +286,37 @@ def encode_image(
 ) -> bytes:
     """Encode RGB (H, W, 3) uint8/uint16 (and optional alpha) as ``fmt``; returns the bytes.
 
+    See :func:`write_image`, which streams the same bytes into a file.
+    """
+    import io as _io
+
+    buf = _io.BytesIO()
+    _encoder(rgb, alpha, fmt, quality, metadata)(buf)
+    return buf.getvalue()
+
+
+def write_image(
+    path: Path,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    fmt: str,
+    quality: int = 95,
+    metadata: Metadata | None = None,
+) -> None:
+    """Encode as ``fmt`` straight into ``path``, atomically (see :func:`write_atomic`).
+
     Formats that cannot hold 16 bits get 8; formats that cannot hold alpha drop it. With
     ``metadata``, everything of it the format holds is written (see :mod:`bwcolor.metadata`):
     JPEG, PNG and WebP take EXIF, ICC, DPI and XMP; TIFF takes ICC, DPI, XMP and the descriptive
-    tags (not the Exif sub-directory); BMP takes DPI.
+    tags (not the Exif sub-directory); BMP takes DPI. The encoded file is never held in memory.
+    Raises :class:`ImageError` if it cannot be encoded, ``OSError`` if it cannot be written.
     """
+    write_atomic(path, _encoder(rgb, alpha, fmt, quality, metadata))
+
+
+def _encoder(
+    rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int, meta: Metadata | None
+) -> Callable[[BinaryIO], None]:
     fmt = normalise_format(fmt)
     _, keeps_alpha, deep = FORMATS[fmt]
     if rgb.dtype == np.uint16 and not deep:
@@ -289,14 +326,19 @@ def encode_image(
         alpha = None
     if alpha is not None:
         alpha = alpha.astype(rgb.dtype)
-    try:
-        if fmt == "tif":
-            return _encode_tiff(rgb, alpha, metadata)
-        if rgb.dtype == np.uint16:
-            return _encode_png16(rgb, alpha, metadata)
-        return _encode_pillow(rgb, alpha, fmt, quality, metadata)
-    except (OSError, ValueError) as exc:
-        raise ImageError(f"cannot encode as {fmt} ({exc})") from None
+
+    def encode(f: BinaryIO) -> None:
+        try:
+            if fmt == "tif":
+                _encode_tiff(f, rgb, alpha, meta)
+            elif rgb.dtype == np.uint16:
+                _encode_png16(f, rgb, alpha, meta)
+            else:
+                _encode_pillow(f, rgb, alpha, fmt, quality, meta)
+        except ValueError as exc:
+            raise ImageError(f"cannot encode as {fmt} ({exc})") from None
+
+    return encode
 
 
 def _to_8bit(a: np.ndarray) -> np.ndarray:
@@ -304,10 +346,8 @@ def _to_8bit(a: np.ndarray) -> np.ndarray:
 
 
 def _encode_pillow(
-    rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int, meta: Metadata | None
-) -> bytes:
-    import io as _io
-
+    f: BinaryIO, rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int, meta: Metadata | None
+) -> None:
     from PIL import PngImagePlugin
 
     im = Image.fromarray(np.ascontiguousarray(np.dstack([rgb, alpha]) if alpha is not None else rgb))
@@ -330,40 +370,36 @@ def _encode_pillow(
                 options["pnginfo"] = info
             elif xmp:
                 options["xmp"] = xmp
-    buf = _io.BytesIO()
-    im.save(buf, **options)
-    return buf.getvalue()
+    im.save(f, **options)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _encode_png16(rgb: np.ndarray, alpha: np.ndarray | None, meta: Metadata | None) -> bytes:
+def _encode_png16(f: BinaryIO, rgb: np.ndarray, alpha: np.ndarray | None, meta: Metadata | None) -> None:
     """16-bit colour PNG (Pillow cannot write it): OpenCV's encoding, metadata chunks added."""
     bgr = rgb[..., ::-1] if alpha is None else np.dstack([rgb[..., ::-1], alpha])
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr))
     if not ok:
         raise ImageError("cannot encode as png")
-    data = buf.tobytes()
-    if meta is None:
-        return data
-    chunks = [_png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(meta.icc_or_srgb()))]
-    if meta.dpi:
-        ppm = [round(d / 0.0254) for d in meta.dpi]
-        chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
-    chunks.append(_png_chunk(b"eXIf", meta.exif_bytes().removeprefix(b"Exif\0\0")))
-    xmp = meta.xmp_packet()
-    if xmp:
-        chunks.append(_png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp))
+    data = memoryview(buf)
     ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
-    return data[:ihdr_end] + b"".join(chunks) + data[ihdr_end:]
+    f.write(data[:ihdr_end])
+    if meta is not None:
+        f.write(_png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(meta.icc_or_srgb())))
+        if meta.dpi:
+            ppm = [round(d / 0.0254) for d in meta.dpi]
+            f.write(_png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
+        f.write(_png_chunk(b"eXIf", meta.exif_bytes().removeprefix(b"Exif\0\0")))
+        xmp = meta.xmp_packet()
+        if xmp:
+            f.write(_png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp))
+    f.write(data[ihdr_end:])
 
 
-def _encode_tiff(rgb: np.ndarray, alpha: np.ndarray | None, meta: Metadata | None) -> bytes:
+def _encode_tiff(f: BinaryIO, rgb: np.ndarray, alpha: np.ndarray | None, meta: Metadata | None) -> None:
     """8- or 16-bit colour TIFF, deflate-compressed, written with tifffile (metadata as tags)."""
-    import io as _io
-
     import tifffile
 
     data = rgb if alpha is None else np.dstack([rgb, alpha])
@@ -380,17 +416,16 @@ def _encode_tiff(rgb: np.ndarray, alpha: np.ndarray | None, meta: Metadata | Non
         options["software"] = meta.provenance or False
         if meta.dpi:
             options["resolution"], options["resolutionunit"] = meta.dpi, "INCH"
-    buf = _io.BytesIO()
-    tifffile.imwrite(buf, data, **options)
-    return buf.getvalue()
+    tifffile.imwrite(f, data, **options)
 
 
 TEMP_SUFFIX = ".bwcolor-tmp"
 _HOST = socket.gethostname().replace(".", "_")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
+def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write ``data`` (bytes, or a function writing into a file) to ``path`` through a temporary
+    file in the same folder, then rename.
 
     The temporary file is named ``.<name>.<host>-<pid>.<random>.bwcolor-tmp``, so that one left
     by a killed process can be recognised and removed (:func:`remove_stale_temporaries`).
@@ -400,8 +435,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         prefix=f".{_short_name(path.name)}.{_HOST}-{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
     )
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        os.close(fd)  # reopened by name: writers such as tifffile want a named file
+        with open(tmp, "wb") as f:
+            data(f) if callable(data) else f.write(data)
             f.flush()
             os.fchmod(f.fileno(), FILE_MODE)
             os.fsync(f.fileno())

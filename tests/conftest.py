@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import cv2
@@ -40,6 +41,20 @@ def write(path: Path, pixels: np.ndarray) -> Path:
         a = a[..., [2, 1, 0, 3]]
     assert cv2.imwrite(str(path), np.ascontiguousarray(a)), path
     return path
+
+
+def deny_reading_as_root(monkeypatch, name: str) -> None:
+    """Root reads any file: make opening files called ``name`` fail as it does for a user."""
+    if os.geteuid() != 0:
+        return
+    real = Path.open
+
+    def guarded(self, *args, **kwargs):
+        if self.name == name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", guarded)
 
 
 def tree_hashes(root: Path) -> dict[str, str]:

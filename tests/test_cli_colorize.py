@@ -13,7 +13,7 @@ from PIL import Image
 
 from bwcolor import lab
 from bwcolor.io import read_image
-from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
+from tests.conftest import deny_reading_as_root, gradient_rgb, gray_of, tree_hashes, write
 
 
 def gray_tree(root: Path) -> Path:
@@ -97,15 +97,7 @@ def test_bad_inputs_get_one_line_each_and_the_run_goes_on(tmp_path, cli, baselin
     (tmp_path / "nothing").mkdir()
     before = tree_hashes(src)
     os.chmod(locked, 0)
-    if os.geteuid() == 0:  # root reads anything: make the read fail as it would for a user
-        real = Path.read_bytes
-
-        def read_bytes(self):
-            if self.name == "locked.png":
-                raise PermissionError(13, "Permission denied")
-            return real(self)
-
-        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    deny_reading_as_root(monkeypatch, "locked.png")
     res = cli(
         "colorize", src, tmp_path / "nothing", tmp_path / "missing.jpg",
         "-o", tmp_path / "out", "-m", baseline_ckpt, "--max-pixels", "10000",

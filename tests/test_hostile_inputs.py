@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from bwcolor.io import read_image
-from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
+from tests.conftest import deny_reading_as_root, gradient_rgb, gray_of, tree_hashes, write
 
 H, W = 24, 40
 
@@ -106,13 +106,7 @@ def test_every_hostile_input_in_one_run(tmp_path, cli, baseline_ckpt, monkeypatc
     good, bad = make_corpus(src)
     before = tree_hashes(src)
     os.chmod(src / "locked.png", 0)
-    if os.geteuid() == 0:  # root reads anything: fail the read as it would for a user
-        real = Path.read_bytes
-        monkeypatch.setattr(
-            Path,
-            "read_bytes",
-            lambda p: (_ for _ in ()).throw(PermissionError(13, "x")) if p.name == "locked.png" else real(p),
-        )
+    deny_reading_as_root(monkeypatch, "locked.png")
     res = cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt, "--format", "png")
     os.chmod(src / "locked.png", 0o644)
     assert res.exit_code == 1 and "Traceback" not in res.output
