@@ -231,3 +231,17 @@ def test_many_shapes_with_large_batches_do_not_pile_up(tmp_path, cli, baseline_c
               "--workers", "1", "--render-size", "256", "--json")  # fmt: skip
     assert json.loads(res.stdout)["done"] == 30
     assert first_infer_after[0] < 30  # inference started before every image was decoded
+
+
+def test_merging_in_bands_gives_the_same_image(monkeypatch, baseline_ckpt):
+    from bwcolor import colorize as core
+    from bwcolor import load_model
+    from bwcolor.io import Picture
+
+    model = load_model(baseline_ckpt)
+    gray16 = gray_of(gradient_rgb(301, 157)).astype(np.uint16) * 257
+    whole = core.colorize_image(model, gray16)
+    monkeypatch.setattr(core, "BAND_ROWS", 7)  # 43 bands, the last one short
+    assert np.array_equal(core.colorize_image(model, gray16), whole)
+    ab = np.full((8, 8, 2), 20.0, np.float32)
+    assert core.colorized_pixels(Picture(gray16), ab, dtype=np.float32).dtype == np.float32

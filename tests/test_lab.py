@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from skimage import color
@@ -82,3 +83,12 @@ def test_upsample_ab_is_bilinear_to_full_size():
     up = lab.upsample_ab(ab, 37, 101)
     assert up.shape == (37, 101, 2)
     assert np.allclose(up[..., 0], 10)
+
+
+@pytest.mark.parametrize(("small", "full"), [((8, 16), (37, 101)), ((32, 24), (1000, 750)), ((8, 8), (3, 5))])
+def test_upsample_ab_equals_opencv_resize_for_any_band_of_rows(small, full):
+    ab = np.random.default_rng(0).normal(0, 30, (*small, 2)).astype(np.float32)
+    ref = cv2.resize(ab, full[::-1], interpolation=cv2.INTER_LINEAR)
+    assert np.abs(lab.upsample_ab(ab, *full) - ref).max() < 1e-3
+    rows = slice(full[0] // 3, full[0] // 3 + 7)
+    assert np.abs(lab.upsample_ab(ab, *full, rows) - ref[rows]).max() < 1e-3
