@@ -1,3 +1,4 @@
+import os
 import pickle
 
 import numpy as np
@@ -34,14 +35,28 @@ def test_pickled_checkpoint_is_refused(tmp_path):
     with pytest.raises(ModelError, match="pickle"):
         load_model(path)
 
-    class Boom:
-        def __reduce__(self):
-            return (print, ("pwned",))
+    marker = tmp_path / "pwned"
 
-    raw = tmp_path / "raw.safetensors"
-    raw.write_bytes(pickle.dumps(Boom()))
-    with pytest.raises(ModelError, match="pickle"):
-        load_model(raw)
+    class Boom:
+        def __reduce__(self):  # unpickling this would create the marker folder
+            return (os.mkdir, (str(marker),))
+
+    for name in ("raw.safetensors", "raw.pt"):
+        (tmp_path / name).write_bytes(pickle.dumps(Boom()))
+        with pytest.raises(ModelError, match="pickle"):
+            load_model(tmp_path / name)
+        torch.save({"w": Boom()}, tmp_path / f"zip-{name}")  # torch's zip format, pickle inside
+        with pytest.raises(ModelError, match="pickle"):
+            load_model(tmp_path / f"zip-{name}")
+    assert not marker.exists()  # nothing was unpickled
+
+
+def test_the_cli_refuses_a_pickle_in_one_line(tmp_path, cli):
+    (tmp_path / "x.jpg").write_bytes(b"")
+    (tmp_path / "m.pt").write_bytes(pickle.dumps({"w": 1}))
+    res = cli("colorize", tmp_path / "x.jpg", "-m", tmp_path / "m.pt", "-o", tmp_path / "out")
+    assert res.exit_code == 2 and "pickle" in res.stderr and "Traceback" not in res.output
+    assert len(res.stderr.strip().splitlines()) == 1
 
 
 def test_truncated_and_foreign_files_are_refused(tmp_path, baseline_ckpt):
