@@ -126,7 +126,8 @@ def colorize(
         Path, typer.Option("--output", "-o", help="Output folder; mirrors the input tree.")
     ] = Path("colorized"),
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Model name (fusion, baseline) or checkpoint path.")
+        str,
+        typer.Option("--model", "-m", help="Model name (fusion, baseline, effnet_unet) or checkpoint path."),
     ] = "fusion",
     backbone_weights: BackboneWeights = None,
     fmt: Annotated[
@@ -299,7 +300,7 @@ def train(
         ),
     ] = Path("model.safetensors"),
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Network to train: baseline or fusion.")
+        str, typer.Option("--model", "-m", help="Network to train: baseline, fusion or effnet_unet.")
     ] = "baseline",
     backbone: Annotated[
         str, typer.Option(help="fusion only: efficientnet_lite0 or inception_resnet_v2.")
@@ -321,12 +322,14 @@ def train(
         int | None, typer.Option(min=1, help="Stop after N epochs without a better validation loss.")
     ] = None,
     head: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="fusion only: 'regression' (ab with MSE, the paper) or 'classes' (ab classes with "
-            "cross-entropy, decoded by the annealed mean: more vivid colours)."
+            help="fusion, effnet_unet: 'regression' (ab with MSE, the paper) or 'classes' (ab classes "
+            "with cross-entropy, decoded by the annealed mean: more vivid colours). Default: the "
+            "model's (regression for fusion, classes for effnet_unet).",
+            show_default=False,
         ),
-    ] = "regression",
+    ] = None,
     rebalance: Annotated[
         float,
         typer.Option(

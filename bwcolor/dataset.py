@@ -201,6 +201,31 @@ def center_crop(img: np.ndarray, size: int) -> np.ndarray:
     return img[y : y + size, x : x + size]
 
 
+#: Fixed views of each image for models whose encoder features are cached: three square crops
+#: (start, centre and end of the long side) x (as is, mirrored). View 2 is :func:`center_crop`.
+VIEWS = 6
+CENTRE_VIEW = 2
+
+
+def view_crop(img: np.ndarray, size: int, view: int) -> np.ndarray:
+    """View ``view`` (0..VIEWS-1) of an image, size x size."""
+    img = resize_short_side(img, size)
+    h, w = img.shape[:2]
+    where, flip = divmod(view, 2)
+    y = [0, (h - size) // 2, h - size][where]
+    x = [0, (w - size) // 2, w - size][where]
+    crop = img[y : y + size, x : x + size]
+    return np.ascontiguousarray(crop[:, ::-1]) if flip else crop
+
+
+def view_batch(
+    images: list[np.ndarray], indices: np.ndarray, views: np.ndarray, size: int, norm: lab.Normalisation
+) -> tuple[np.ndarray, np.ndarray]:
+    """L (B, 1, s, s) and ab (B, 2, s, s) of the given views of the given images."""
+    pairs = [lab_pair(view_crop(images[i], size, int(v)), norm) for i, v in zip(indices, views, strict=True)]
+    return np.stack([p[0][None] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
 def training_batch(
     images: list[np.ndarray],
     indices: np.ndarray,

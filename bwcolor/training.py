@@ -63,7 +63,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # AdamW's decoupled weight decay
     embedding_dropout: float = 0.0  # fusion only
     patience: int | None = None  # stop after this many epochs without a better validation loss
-    head: str = "regression"  # fusion only: "classes" predicts ab classes (cross-entropy, annealed mean)
+    head: str | None = None  # "regression" or "classes" (fusion, effnet_unet); None: the model's default
     rebalance: float = 0.0  # 0: plain loss (the paper); >0: weight rare ab colours up (Zhang et al.'s lambda)
     warmup: float = 0.03  # fraction of all steps
     seed: int = 0
@@ -81,10 +81,10 @@ class TrainConfig:
             raise UsageError("--val-fraction must be in [0, 1)")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise UsageError("--epochs, --batch-size and --lr must be positive")
-        if self.head not in ("regression", "classes"):
+        if self.head not in (None, "regression", "classes"):
             raise UsageError(f"--head must be 'regression' or 'classes', not {self.head!r}")
-        if self.head != "regression" and self.model != "fusion":
-            raise UsageError("--head classes is available for the fusion model only")
+        if self.head is not None and self.model not in ("fusion", "effnet_unet"):
+            raise UsageError("--head is for the fusion and effnet_unet models only")
 
 
 @dataclass
@@ -113,8 +113,9 @@ def _build_model(cfg: TrainConfig):
             "backbone": cfg.backbone,
             "backbone_weights": cfg.backbone_weights,
             "embedding_dropout": cfg.embedding_dropout,
-            "head": cfg.head,
         }
+    if cfg.head is not None:
+        options["head"] = cfg.head
     try:
         return create_model(cfg.model, **options)
     except (KeyError, TypeError, RuntimeError) as exc:
@@ -205,6 +206,52 @@ def _embeddings(model, images: list[np.ndarray], with_flip: bool, cache_dir: Pat
     return emb if with_flip else emb[:, :1]
 
 
+def _view_features(model, images: dataset.ImageSet, size: int, cache_dir: Path, tag: str, norm):
+    """The frozen encoder's outputs for every view of every image, flattened to float16 and cached.
+
+    Returns the feature shapes (for :func:`_unflatten`) and an array (N, VIEWS, total).
+    """
+    device = next(model.parameters()).device
+    probe = model.features(torch.zeros(1, 1, size, size, device=device))
+    shapes = [tuple(t.shape[1:]) for t in probe]
+    total = sum(int(np.prod(s)) for s in shapes)
+    out = np.zeros((len(images), dataset.VIEWS, total), np.float16)
+    todo = []
+    for i, d in enumerate(images.digests):
+        entry = cache_dir / d[:2] / f"{d}-{tag}.views.npy"
+        cached = np.load(entry, allow_pickle=False) if entry.exists() else None
+        if cached is not None and cached.shape == out.shape[1:]:
+            out[i] = cached
+        else:
+            todo.append(i)
+    per_batch = max(1, EMBEDDING_BATCH // dataset.VIEWS)
+    for start in range(0, len(todo), per_batch):
+        chunk = todo[start : start + per_batch]
+        idx = np.repeat(chunk, dataset.VIEWS)
+        views = np.tile(np.arange(dataset.VIEWS), len(chunk))
+        lum, _ = dataset.view_batch(images.images, idx, views, size, norm)
+        with torch.no_grad():
+            feats = model.features(torch.from_numpy(lum).to(device))
+        flat = torch.cat([f.reshape(len(idx), -1) for f in feats], 1).cpu().numpy().astype(np.float16)
+        for j, i in enumerate(chunk):
+            out[i] = flat[j * dataset.VIEWS : (j + 1) * dataset.VIEWS]
+            d = images.digests[i]
+            dataset.save_array(cache_dir / d[:2] / f"{d}-{tag}.views.npy", out[i])
+    return shapes, out
+
+
+def _unflatten(
+    flat: np.ndarray, shapes: list[tuple[int, ...]], device: torch.device
+) -> tuple[torch.Tensor, ...]:
+    x = torch.from_numpy(np.ascontiguousarray(flat)).to(device).float()
+    parts, start = [], 0
+    for shape in shapes:
+        n = int(np.prod(shape))
+        parts.append(x[:, start : start + n].reshape(len(x), *shape))
+        start += n
+    return tuple(parts)
+
+
 def train(
     config: TrainConfig | None = None,
     resume: str | Path | None = None,
@@ -283,11 +330,28 @@ def train(
     )
 
     fusion = cfg.model == "fusion"
+    pyramid = hasattr(model, "features")  # a frozen encoder whose features are cached per view
     if fusion:
         tag = f"{side}-{cfg.backbone}"
         emit("embeddings", total=len(train_set) + len(val_set))
         train_emb = _embeddings(model, train_set.images, True, cache_dir, train_set.digests, tag, norm)
         val_emb = _embeddings(model, val_set.images, False, cache_dir, val_set.digests, tag, norm)[:, 0]
+    if pyramid:
+        tag = f"{side}-{cfg.image_size}-{cfg.model}"
+        emit("embeddings", total=len(train_set) + len(val_set))
+        shapes, train_feats = _view_features(model, train_set, cfg.image_size, cache_dir, tag, norm)
+        _, val_feats = _view_features(model, val_set, cfg.image_size, cache_dir, tag, norm)
+        val_feats = val_feats[:, dataset.CENTRE_VIEW] if len(val_set) else val_feats
+
+    def condition(rows: np.ndarray | slice, views: np.ndarray | None = None, val: bool = False):
+        """What the model needs besides L: the fusion embedding or the cached encoder features."""
+        if fusion:
+            return torch.from_numpy(val_emb[rows] if val else train_emb[rows, views])
+        if pyramid:
+            flat = val_feats[rows] if val else train_feats[rows, views]
+            return _unflatten(flat, shapes, device)
+        return None
+
     val_l, val_ab = (
         dataset.validation_arrays(val_set.images, cfg.image_size, norm) if len(val_set) else (None, None)
     )
@@ -297,13 +361,15 @@ def train(
     if cfg.rebalance > 0:
         bin_weights = rebalance_weights(train_set.images, cfg.rebalance, norm.ab_scale).to(device)
 
-    classes = cfg.head == "classes"
+    classes = getattr(model.config, "head", "regression") == "classes"
 
-    def forward(lum: torch.Tensor, emb: torch.Tensor | None, logits: bool = False) -> torch.Tensor:
+    def forward(lum: torch.Tensor, cond, logits: bool = False) -> torch.Tensor:
         lum = lum.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         extra = {"logits": True} if logits else {}
+        if torch.is_tensor(cond):
+            cond = cond.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pred = model(lum, emb.to(device), **extra) if fusion else model(lum)
+            pred = model(lum, cond, **extra) if cond is not None else model(lum)
         return pred.float()
 
     def loss_of(lum: torch.Tensor, emb: torch.Tensor | None, ab: torch.Tensor) -> torch.Tensor:
@@ -321,7 +387,7 @@ def train(
         loss = mse = 0.0
         with torch.no_grad():
             for s in range(0, len(val_l), 32):
-                emb = torch.from_numpy(val_emb[s : s + 32]) if fusion else None
+                emb = condition(slice(s, s + 32), val=True)
                 lum, ab = torch.from_numpy(val_l[s : s + 32]), torch.from_numpy(val_ab[s : s + 32]).to(device)
                 mse += F.mse_loss(forward(lum, emb), ab).item() * len(lum)
                 loss += loss_of(lum, emb, ab).mean().item() * len(lum) if classes else 0.0
@@ -331,9 +397,12 @@ def train(
     def make_batch(epoch: int, k: int, order: np.ndarray):
         idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
         rng = np.random.default_rng([cfg.seed, epoch, k])
+        if pyramid:  # one of the cached views of each image
+            views = rng.integers(0, dataset.VIEWS, len(idx))
+            lum, ab = dataset.view_batch(train_set.images, idx, views, cfg.image_size, norm)
+            return torch.from_numpy(lum), torch.from_numpy(ab), condition(idx, views)
         lum, ab, flips = dataset.training_batch(train_set.images, idx, cfg.image_size, rng, norm)
-        emb = torch.from_numpy(train_emb[idx, flips.astype(int)]) if fusion else None
-        return torch.from_numpy(lum), torch.from_numpy(ab), emb
+        return torch.from_numpy(lum), torch.from_numpy(ab), condition(idx, flips.astype(int))
 
     meta_base = {
         "train_config": asdict(cfg),

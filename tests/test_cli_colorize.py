@@ -245,3 +245,18 @@ def test_merging_in_bands_gives_the_same_image(monkeypatch, baseline_ckpt):
     assert np.array_equal(core.colorize_image(model, gray16), whole)
     ab = np.full((8, 8, 2), 20.0, np.float32)
     assert core.colorized_pixels(Picture(gray16), ab, dtype=np.float32).dtype == np.float32
+
+
+def test_effnet_unet_colorizes_extreme_shapes(tmp_path, cli):
+    import torch
+
+    from bwcolor import create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(create_model("effnet_unet", render_size=64), tmp_path / "u.safetensors")
+    write(tmp_path / "in" / "pano.png", gray_of(gradient_rgb(37, 1000)))
+    write(tmp_path / "in" / "tiny.png", gray_of(gradient_rgb(3, 2)))
+    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", ckpt, "-q")
+    assert res.exit_code == 0, res.output
+    assert read_image(tmp_path / "out" / "pano.png").pixels.shape == (37, 1000, 3)
+    assert read_image(tmp_path / "out" / "tiny.png").pixels.shape == (3, 2, 3)

@@ -107,8 +107,8 @@ def test_training_the_classes_head_learns_and_colorizes(tmp_path, cli):
     assert len(list((tmp_path / "col").iterdir())) == 16
 
 
-def test_classes_head_is_for_fusion_only(tmp_path, cli):
+def test_head_is_not_for_the_baseline(tmp_path, cli):
     res = cli(
         "train", str(tmp_path), "-m", "baseline", "--head", "classes", "-o", str(tmp_path / "m.safetensors")
     )
-    assert res.exit_code == 2 and "fusion model only" in res.stderr
+    assert res.exit_code == 2 and "fusion and effnet_unet models only" in res.stderr

@@ -126,3 +126,30 @@ def test_embedding_dropout_acts_only_in_training():
         assert not torch.equal(model(lum, emb), model(lum, emb))
         model.eval()
         assert torch.equal(model(lum, emb), model(lum, emb))
+
+
+@pytest.mark.parametrize("hw", [(64, 64), (40, 96), (8, 8)])
+def test_effnet_unet_any_multiple_of_8(hw):
+    model = create_model("effnet_unet").eval()
+    lum = torch.rand(2, 1, *hw) * 2 - 1
+    with torch.no_grad():
+        ab = model(lum)
+        if min(hw) >= 32:  # (smaller inputs are padded for the encoder)
+            assert torch.equal(model(lum, model.features(lum)), ab)  # cached features give the same
+    assert ab.shape == (2, 2, *hw) and ab.abs().max() <= 1
+
+
+def test_effnet_unet_encoder_is_frozen_and_left_out_of_checkpoints(tmp_path):
+    from bwcolor import load_model, save_checkpoint
+
+    torch.manual_seed(0)
+    model = create_model("effnet_unet", render_size=64)
+    model.train()
+    assert not model.encoder.training
+    assert all(not p.requires_grad for p in model.encoder.parameters())
+    path = save_checkpoint(model, tmp_path / "u.safetensors")
+    assert path.stat().st_size < 12e6  # the decoder only (2.45 M parameters)
+    loaded = load_model(path)
+    lum = torch.rand(1, 1, 32, 48) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(loaded(lum), model.eval()(lum), atol=1e-6)

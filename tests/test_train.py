@@ -137,3 +137,19 @@ def test_training_with_rebalancing_runs(tmp_path):
     data = learnable_images(tmp_path / "data", n=6)
     result = train(config(tmp_path, data, epochs=1, rebalance=0.5))
     assert np.isfinite(result["history"][0]["train_loss"])
+
+
+def test_effnet_unet_trains_on_cached_views_of_each_image(tmp_path):
+    from bwcolor import dataset
+
+    data = learnable_images(tmp_path / "data", n=8)
+    result = train(config(tmp_path, data, model="effnet_unet", epochs=4, lr=3e-3))
+    assert result["history"][-1]["val_loss"] < result["history"][0]["val_loss"]
+    views = list((tmp_path / "cache").rglob("*.views.npy"))
+    assert len(views) == 8 + 4  # training and validation images, all views in one file each
+    stamps = {p: p.stat().st_mtime_ns for p in views}
+    train(config(tmp_path, data, model="effnet_unet", epochs=1, output=str(tmp_path / "b" / "m.safetensors")))
+    assert {p: p.stat().st_mtime_ns for p in views} == stamps  # reused, not recomputed
+    img = np.random.default_rng(0).integers(0, 255, (30, 50, 3), np.uint8)
+    assert np.array_equal(dataset.view_crop(img, 24, dataset.CENTRE_VIEW), dataset.center_crop(img, 24))
+    assert np.array_equal(dataset.view_crop(img, 24, 1), dataset.view_crop(img, 24, 0)[:, ::-1])

@@ -56,4 +56,4 @@ def create_model(name: str, **config: Any) -> nn.Module:
 
 
 # Importing the modules registers their models.
-from bwcolor.models import baseline, fusion, gray  # noqa: E402,F401
+from bwcolor.models import baseline, effnet_unet, fusion, gray  # noqa: E402,F401

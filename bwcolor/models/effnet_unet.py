@@ -1,0 +1,120 @@
+"""A U-Net decoder on a frozen ImageNet EfficientNet-Lite0: colour from pretrained features.
+
+Not one of the paper's two networks: bwcolor's answer to their main weakness on small data. The
+paper's networks learn every feature from the training photos; trained on a thousand photos,
+they learn little more than the average colour (sepia). Here the encoder is EfficientNet-Lite0
+with its ImageNet weights (frozen, fed the gray image), which already tells sky from grass from
+skin, and only the decoder is trained:
+
+* Encoder (frozen): features at H/4 (24 channels), H/8 (40), H/16 (112), H/32 (320), and the
+  1000 ImageNet logits as a global embedding, fused at H/32 as in Deep Koalarization.
+* Decoder: at each scale, upsample x2 (nearest), concatenate the encoder's features, two 3x3
+  convs with ReLU: 256 at H/32, 192 at H/16, 128 at H/8, 64 at H/4 (with L itself at H/4).
+* Head at H/4: ab classes decoded by the annealed mean (default, see
+  :mod:`bwcolor.models.colour_classes`), or ab with tanh (``head="regression"``), then bilinear
+  upsampling to the input size.
+
+Because the encoder is frozen, training computes its features once per view of each image and
+caches them (see :mod:`bwcolor.training`). Works for any input size (multiples of 8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bwcolor.models import register_model
+from bwcolor.models.backbones import EMBEDDING_DIM, EfficientNetLite0
+from bwcolor.models.colour_classes import ClassHead
+from bwcolor.models.fusion import FusionNet, conv_relu
+
+#: Encoder blocks whose outputs are the skip features: H/4, H/8, H/16, H/32.
+SKIP_BLOCKS = (2, 4, 10, 15)
+SKIP_CHANNELS = (24, 40, 112, 320)
+#: Smaller inputs are padded (edge pixels repeated) to this side for the encoder.
+MIN_SIDE = 32
+
+
+class PyramidEncoder(EfficientNetLite0):
+    """Frozen EfficientNet-Lite0 returning its multi-scale features and logits, at the input's size."""
+
+    @torch.no_grad()
+    def pyramid(self, gray: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        net = self.net
+        x = ((gray - 0.5) / 0.5).expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        skips = []
+        for i, block in enumerate(net._blocks):
+            x = block(x)
+            if i in SKIP_BLOCKS:
+                skips.append(x.float())
+        head = net._swish(net._bn1(net._conv_head(x)))
+        logits = net._fc(torch.flatten(net._avg_pooling(head), 1))
+        return (*skips, logits.float())
+
+
+@register_model("effnet_unet")
+class EffNetUNet(nn.Module):
+    @dataclass
+    class Config:
+        render_size: int = 256
+        head: str = "classes"  # "classes" (annealed mean over ab classes) or "regression" (tanh)
+        temperature: float = 0.38
+
+    def __init__(self, config: Config | None = None):
+        super().__init__()
+        self.config = config or self.Config()
+        if self.config.head not in ("regression", "classes"):
+            raise ValueError(f"unknown head {self.config.head!r}: use 'regression' or 'classes'")
+        c4, c8, c16, c32 = SKIP_CHANNELS
+        self.fuse_local = nn.Conv2d(c32, 256, 1)
+        self.fuse_global = nn.Linear(EMBEDDING_DIM, 256)
+        self.dec32 = nn.Sequential(*conv_relu(256, 256))
+        self.dec16 = nn.Sequential(*conv_relu(256 + c16, 192), *conv_relu(192, 192))
+        self.dec8 = nn.Sequential(*conv_relu(192 + c8, 128), *conv_relu(128, 128))
+        self.dec4 = nn.Sequential(*conv_relu(128 + c4 + 1, 64), *conv_relu(64, 64))
+        classes = self.config.head == "classes"
+        self.head = ClassHead(64, self.config.temperature) if classes else None
+        self.regress = None if classes else nn.Sequential(nn.Conv2d(64, 2, 3, padding=1), nn.Tanh())
+        self.encoder = PyramidEncoder()  # built last: the decoder's initialisation does not depend on it
+
+    def features(self, lum: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The frozen encoder's outputs for normalised L (B, 1, H, W): skips and logits."""
+        return self.encoder.pyramid(FusionNet.gray_from_lum(lum))
+
+    def forward(
+        self, lum: torch.Tensor, features: tuple[torch.Tensor, ...] | None = None, logits: bool = False
+    ) -> torch.Tensor:
+        """Normalised L (B, 1, H, W) -> normalised ab (B, 2, H, W); class logits at H/4 if ``logits``."""
+        h, w = lum.shape[-2:]
+        if features is None and min(h, w) < MIN_SIDE:  # e.g. a panorama's 8-pixel short side
+            pad = (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h))
+            out = self.forward(F.pad(lum, pad, mode="replicate"), logits=logits)
+            return out if logits else out[..., :h, :w]
+        f4, f8, f16, f32, embedding = features if features is not None else self.features(lum)
+        x = F.relu(self.fuse_local(f32) + self.fuse_global(embedding)[:, :, None, None])
+        x = self.dec32(x)
+        x = self.dec16(torch.cat([_up_to(x, f16), f16], 1))
+        x = self.dec8(torch.cat([_up_to(x, f8), f8], 1))
+        small_l = F.interpolate(lum, size=f4.shape[-2:], mode="area")
+        x = self.dec4(torch.cat([_up_to(x, f4), f4, small_l], 1))
+        if self.head is None:
+            ab = self.regress(x)
+        else:
+            scores = self.head(x)
+            if logits:
+                return scores
+            ab = self.head.decode(scores)
+        return F.interpolate(ab, size=lum.shape[-2:], mode="bilinear", align_corners=False)
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """Weights saved in checkpoints: everything but the frozen encoder."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+
+
+def _up_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Nearest upsampling to ``like``'s size (x2, or one less where the encoder rounded up)."""
+    return F.interpolate(x, size=like.shape[-2:], mode="nearest")
