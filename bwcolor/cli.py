@@ -365,9 +365,11 @@ def train(
     beside it after every epoch and on Ctrl-C, a *.log.jsonl and a *.loss.png.
     """
     from bwcolor import dataset
+    from bwcolor.distributed import rank_from_environment
     from bwcolor.training import TrainConfig, TrainingInterrupted
     from bwcolor.training import train as run_training
 
+    quiet = quiet or rank_from_environment() != 0  # under torchrun, rank 0 reports for all
     if not data and resume is None:
         raise fail_usage("give the training data (folders, files or globs), or --resume CHECKPOINT")
     progress = Progress(
@@ -436,6 +438,8 @@ def train(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
+    if rank_from_environment() != 0:
+        return
     err.print(
         f"best checkpoint: {result['best']} (loss {result['best_val_loss']:.5f}"
         + (

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bwcolor import dataset
+from bwcolor import dataset, distributed
 from bwcolor.checkpoint import load_model, read_checkpoint, save_checkpoint
 from bwcolor.device import environment, resolve_device
 from bwcolor.errors import BwcolorError, UsageError
@@ -278,6 +278,15 @@ def train(
         cfg = config or TrainConfig(**overrides)
     cfg.check()
     device = resolve_device(cfg.device)
+    procs = distributed.start(device)  # torchrun: one process per device (else one of one)
+    if procs.distributed and device.type == "cuda":
+        device = torch.device("cuda", procs.local_rank)
+    if not procs.main:
+        emit = lambda *a, **k: None  # noqa: E731 - rank 0 reports for all
+    if cfg.batch_size < procs.world:
+        raise UsageError(
+            f"--batch-size ({cfg.batch_size}) is the global batch: give at least one image per process"
+        )
     out = Path(cfg.output)
     last_path = out.with_name(out.name.removesuffix(".safetensors") + ".last.safetensors")
     log_path = out.with_name(out.name.removesuffix(".safetensors") + ".log.jsonl")
@@ -291,6 +300,8 @@ def train(
         held = {p.resolve() for p in val_paths}
         train_paths = [p for p in train_paths if p.resolve() not in held]
     side = round(cfg.image_size * 1.25)
+    if not procs.main:
+        procs.barrier()  # rank 0 fills the shared caches first; the others then only read them
     emit("scan", total=len(train_paths) + len(val_paths or []))
     train_set, val_set, data = dataset.load_images(
         train_paths,
@@ -352,6 +363,13 @@ def train(
             return _unflatten(flat, shapes, device)
         return None
 
+    if procs.main:
+        procs.barrier()
+    net = model
+    if procs.distributed:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     val_l, val_ab = (
         dataset.validation_arrays(val_set.images, cfg.image_size, norm) if len(val_set) else (None, None)
     )
@@ -363,20 +381,21 @@ def train(
 
     classes = getattr(model.config, "head", "regression") == "classes"
 
-    def forward(lum: torch.Tensor, cond, logits: bool = False) -> torch.Tensor:
+    def forward(lum: torch.Tensor, cond, logits: bool = False, training: bool = False) -> torch.Tensor:
+        module = net if training else model  # DDP's wrapper only where gradients are synchronised
         lum = lum.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         extra = {"logits": True} if logits else {}
         if torch.is_tensor(cond):
             cond = cond.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pred = model(lum, cond, **extra) if cond is not None else model(lum)
+            pred = module(lum, cond, **extra) if cond is not None else module(lum)
         return pred.float()
 
-    def loss_of(lum: torch.Tensor, emb: torch.Tensor | None, ab: torch.Tensor) -> torch.Tensor:
+    def loss_of(lum: torch.Tensor, emb, ab: torch.Tensor, training: bool = False) -> torch.Tensor:
         """Per-pixel loss of a batch: squared ab error, or the classes head's cross-entropy."""
         if classes:
-            return class_loss(forward(lum, emb, logits=True), ab, norm.ab_scale, bin_weights)
-        err = (forward(lum, emb) - ab).pow(2).mean(1)
+            return class_loss(forward(lum, emb, True, training), ab, norm.ab_scale, bin_weights)
+        err = (forward(lum, emb, training=training) - ab).pow(2).mean(1)
         return err if bin_weights is None else err * bin_weights[grid_cell(ab, norm.ab_scale)]
 
     def validate() -> tuple[float | None, float | None]:
@@ -395,14 +414,21 @@ def train(
         return (loss if classes else mse) / len(val_l), mse / len(val_l)
 
     def make_batch(epoch: int, k: int, order: np.ndarray):
+        """This process's share of global batch ``k`` of ``epoch``, and the global batch's size.
+
+        The augmentation of every image of the global batch is drawn, then sharded, so that any
+        number of processes trains on exactly the batches one process would.
+        """
         idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
         rng = np.random.default_rng([cfg.seed, epoch, k])
+        mine = procs.shard(len(idx))
         if pyramid:  # one of the cached views of each image
-            views = rng.integers(0, dataset.VIEWS, len(idx))
-            lum, ab = dataset.view_batch(train_set.images, idx, views, cfg.image_size, norm)
-            return torch.from_numpy(lum), torch.from_numpy(ab), condition(idx, views)
+            views = rng.integers(0, dataset.VIEWS, len(idx))[mine]
+            lum, ab = dataset.view_batch(train_set.images, idx[mine], views, cfg.image_size, norm)
+            return torch.from_numpy(lum), torch.from_numpy(ab), condition(idx[mine], views), len(idx)
         lum, ab, flips = dataset.training_batch(train_set.images, idx, cfg.image_size, rng, norm)
-        return torch.from_numpy(lum), torch.from_numpy(ab), condition(idx, flips.astype(int))
+        cond = condition(idx[mine], flips[mine].astype(int))
+        return torch.from_numpy(lum[mine]), torch.from_numpy(ab[mine]), cond, len(idx)
 
     meta_base = {
         "train_config": asdict(cfg),
@@ -413,12 +439,16 @@ def train(
     }
 
     def save_last() -> None:
+        if not procs.main:
+            return
         opt_tensors, opt_info = _optimizer_tensors(opt)
         extra = {**opt_tensors, "torch_rng": torch.get_rng_state()}
         meta = {**meta_base, "train_state": asdict(state), "optimizer": opt_info}
         save_checkpoint(model, last_path, norm, meta, extra)
 
-    if resume is None:
+    if not procs.main:
+        pass
+    elif resume is None:
         log_path.unlink(missing_ok=True)  # a new run starts a new log
     else:  # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
         log_path.write_text("".join(json.dumps(r) + "\n" for r in state.history))
@@ -436,21 +466,25 @@ def train(
             try:
                 while state.batch < steps_per_epoch:
                     k = state.batch
-                    lum, ab, emb = pending.pop(k).result()
+                    lum, ab, emb, n = pending.pop(k).result()
                     nxt = k + cfg.workers + 1
                     if nxt < steps_per_epoch:
                         pending[nxt] = pool.submit(make_batch, epoch, nxt, order)
-                    loss = loss_of(lum, emb, ab.to(device)).mean()
+                    mean = loss_of(lum, emb, ab.to(device), training=True).mean()
+                    # Weighted so that DDP's average of the processes' gradients is the gradient
+                    # of the global batch's mean loss, whatever the shard sizes.
+                    loss = mean * (len(lum) * procs.world / n)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
                     sched.step()
+                    (batch_sum,) = procs.sum(mean.item() * len(lum))
                     state.batch, state.step = k + 1, state.step + 1
-                    state.epoch_loss += loss.item() * len(lum)
-                    state.epoch_images += len(lum)
+                    state.epoch_loss += batch_sum
+                    state.epoch_images += n
                     elapsed = time.perf_counter() - t0
                     rate = (state.epoch_images - seen_before) / elapsed if elapsed else 0.0
-                    emit("batch", loss=loss.item(), images_per_second=rate)
+                    emit("batch", loss=batch_sum / n, images_per_second=rate)
             except KeyboardInterrupt:
                 for f in pending.values():
                     f.cancel()
@@ -471,13 +505,15 @@ def train(
                 "images_per_second": round(seen / elapsed, 2) if elapsed else None,
             }
             state.history.append(record)
-            with open(log_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            if procs.main:
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(record) + "\n")
             score = val_loss if val_loss is not None else record["train_loss"]
             improved = score < state.best_val
             state.epoch, state.batch, state.epoch_loss, state.epoch_images = epoch + 1, 0, 0.0, 0
             if improved:
                 state.best_val = score
+            if improved and procs.main:
                 meta = {
                     **meta_base,
                     "metrics": record,
@@ -491,9 +527,15 @@ def train(
                 emit("early_stop", epoch=epoch + 1, patience=cfg.patience)
                 break
 
-    plot_path = _plot(
-        state.history, out.with_name(out.name.removesuffix(".safetensors") + ".loss.png"), gray_val, classes
-    )
+    procs.close()
+    plot_path = None
+    if procs.main:
+        plot_path = _plot(
+            state.history,
+            out.with_name(out.name.removesuffix(".safetensors") + ".loss.png"),
+            gray_val,
+            classes,
+        )
     return {
         "best": str(out),
         "last": str(last_path),

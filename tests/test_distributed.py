@@ -1,0 +1,97 @@
+"""`bwcolor train` under torchrun: 2 processes on this CPU (gloo) train exactly as one does."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from bwcolor.checkpoint import read_checkpoint
+from tests.test_train import learnable_images
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed")
+
+
+def args(root, out):
+    return ["train", root / "data", "--val", root / "val", "-m", "baseline", "--epochs", "2",
+            "--image-size", "32", "--batch-size", "4", "--lr", "3e-3", "--cache-dir", root / "cache",
+            "--device", "cpu", "--workers", "1", "-q", "-o", out]  # fmt: skip
+
+
+def run(*argv, processes=1):
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+    ]
+    cmd = [*(launcher if processes > 1 else [sys.executable]), "-m", "bwcolor", *map(str, argv)]
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, env={"OMP_NUM_THREADS": "1", **_env()}
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _env():
+    import os
+
+    return dict(os.environ)
+
+
+def weights(path):
+    _, tensors = read_checkpoint(path)
+    return {k: v for k, v in tensors.items() if not k.startswith("extra/")}
+
+
+def log(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ddp")
+    learnable_images(root / "data", n=11)  # 3 batches of 4: the last one is short (3 images)
+    learnable_images(root / "val", n=4, seed=99)
+    run(*args(root, root / "one" / "m.safetensors"))
+    return root
+
+
+def test_two_processes_train_like_one(one_process):
+    root = one_process
+    done = run(*args(root, root / "two" / "m.safetensors"), processes=2)
+    assert done.stderr.count("epoch 1:") == 1  # rank 0 alone reports
+    for a, b in zip(log(root / "one" / "m.log.jsonl"), log(root / "two" / "m.log.jsonl"), strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+    one, two = weights(root / "one" / "m.last.safetensors"), weights(root / "two" / "m.last.safetensors")
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-3, atol=1e-4)
+
+
+def test_resume_with_another_number_of_processes(one_process):
+    from bwcolor.training import TrainingInterrupted, train
+
+    root = one_process
+    out = root / "resumed" / "m.safetensors"
+    seen = 0
+
+    def stop_after_4_batches(kind, **_):
+        nonlocal seen
+        seen += kind == "batch"
+        if seen == 4:  # in epoch 2, mid-epoch
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted):
+        train(
+            data=[str(root / "data")], val=[str(root / "val")], model="baseline", epochs=2, image_size=32,
+            batch_size=4, lr=3e-3, cache_dir=str(root / "cache"), device="cpu", workers=1, output=str(out),
+            on_event=stop_after_4_batches,
+        )  # fmt: skip
+    run("train", "--resume", out.with_name("m.last.safetensors"), "-q", processes=2)
+    one, resumed = weights(root / "one" / "m.last.safetensors"), weights(out.with_name("m.last.safetensors"))
+    for key in one:
+        torch.testing.assert_close(resumed[key], one[key], rtol=1e-3, atol=1e-4)
+    assert [r["epoch"] for r in log(out.with_name("m.log.jsonl"))] == [1, 2]
