@@ -149,6 +149,14 @@ def colorize(
     render_size: RenderSize = None,
     saturation: Saturation = 1.0,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on a Dask cluster: the scheduler's address (e.g. tcp://10.0.0.5:8786). Workers "
+            "must see the same paths. See docs/scale.md.",
+            show_default=False,
+        ),
+    ] = None,
     provenance: Annotated[
         bool,
         typer.Option(
@@ -199,7 +207,13 @@ def colorize(
         )
         sources, problems = expand_inputs(inputs, recursive=recursive, exclude=output)
         jobs, settled = batch.plan(sources, options)
-        net = load_model(model, dev, backbone_weights=backbone_weights) if jobs else None
+        net = client = None
+        if scheduler is not None and jobs:
+            from bwcolor.cluster import connect
+
+            client = connect(scheduler)
+        elif jobs:
+            net = load_model(model, dev, backbone_weights=backbone_weights)
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
 
@@ -240,11 +254,19 @@ def colorize(
     with progress, _signal_handler(signal.SIGINT, on_sigint):
         task = progress.add_task("colorize", total=len(jobs), rate="")
         try:
-            if jobs:
+            if client is not None:
+                from bwcolor.cluster import ModelSpec, run_on_cluster
+
+                with client:
+                    where = Path(model).resolve() if Path(model).exists() else model  # workers: any cwd
+                    spec = ModelSpec(str(where), device, backbone_weights)
+                    run_on_cluster(client, jobs, spec, options, on_result, summary, stop)
+            elif jobs:
                 batch.run_jobs(jobs, net, options, on_result, summary, stop)
         except KeyboardInterrupt:
             interrupted = True
     interrupted = interrupted or stop.is_set()
+    remove_stale_temporaries({job.output.parent for job in jobs})  # e.g. of a cluster worker that died
 
     if as_json:
         typer.echo(json.dumps({**summary.to_dict(), "output": str(output), "interrupted": interrupted}))
