@@ -106,16 +106,23 @@ def upsample_ab(ab: np.ndarray, height: int, width: int, rows: slice = slice(Non
     """Bilinear upsampling of predicted ab (h, w, 2) to (height, width, 2), or those ``rows`` of it.
 
     The same values as ``cv2.resize`` with ``INTER_LINEAR`` (pixel centres aligned, edges
-    clamped), computed for a band of rows at a time, so that a huge scan never needs its whole
-    full-resolution ab in memory.
+    clamped), computable for a band of rows at a time, so that a huge scan never needs its whole
+    full-resolution ab in memory (see :func:`widen_ab` and :func:`ab_rows`).
     """
+    return ab_rows(widen_ab(ab, width), height, rows)
+
+
+def widen_ab(ab: np.ndarray, width: int) -> np.ndarray:
+    """The separable filter's first pass: ab (h, w, 2) resized to the full width (h, width, 2)."""
+    return cv2.resize(ab, (width, ab.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def ab_rows(wide: np.ndarray, height: int, rows: slice = slice(None)) -> np.ndarray:
+    """The second pass, for ``rows`` of the full height only: (rows, width, 2)."""
     r0, r1, _ = rows.indices(height)
-    y0, y1, wy = _linear_taps(height, ab.shape[0])
-    x0, x1, wx = _linear_taps(width, ab.shape[1])
+    y0, y1, wy = _linear_taps(height, wide.shape[0])
     wy = wy[r0:r1, None, None]
-    band = ab[y0[r0:r1]] * (1 - wy) + ab[y1[r0:r1]] * wy  # (rows, w, 2)
-    wx = wx[None, :, None]
-    return (band[:, x0] * (1 - wx) + band[:, x1] * wx).astype(np.float32)
+    return wide[y0[r0:r1]] * (1 - wy) + wide[y1[r0:r1]] * wy
 
 
 @lru_cache(maxsize=8)
