@@ -133,6 +133,10 @@ def _linear_taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return i0, np.minimum(i0 + 1, n_in - 1), (src - i0).astype(np.float32)
 
 
+_JUST_ABOVE_0 = (float(np.nextafter(np.float32(0), np.float32(1))),) * 3
+_JUST_BELOW_1 = (float(np.nextafter(np.float32(1), np.float32(0))),) * 3
+
+
 def merge_lab(lum: np.ndarray, ab: np.ndarray, gamut_steps: int = 8) -> np.ndarray:
     """Recombine full-resolution L (H, W) with ab (H, W, 2) into sRGB float32 in [0, 1].
 
@@ -143,11 +147,17 @@ def merge_lab(lum: np.ndarray, ab: np.ndarray, gamut_steps: int = 8) -> np.ndarr
     lab[..., 0] = lum
     lab[..., 1:] = ab
     rgb = lab_to_rgb(lab)
-    out = _out_of_gamut(rgb, lab)
-    if not out.any():
+    # Only pixels with a channel at 0 or 1 can have been clipped: check those alone.
+    flat_rgb, flat_lab = rgb.reshape(-1, 3), lab.reshape(-1, 3)
+    inside = cv2.inRange(rgb, _JUST_ABOVE_0, _JUST_BELOW_1)  # 255 where all channels in (0, 1)
+    clipped = np.flatnonzero(inside.ravel() == 0)
+    if clipped.size == 0:
         return rgb
-    l_out = lab[out][:, :1]
-    ab_out = lab[out][:, 1:]
+    out = clipped[_out_of_gamut(flat_rgb[clipped][None], flat_lab[clipped][None])[0]]
+    if out.size == 0:
+        return rgb
+    l_out = flat_lab[out][:, :1]
+    ab_out = flat_lab[out][:, 1:]
     lo = np.zeros(len(l_out), np.float32)  # chroma factor known to be in gamut (gray)
     hi = np.ones(len(l_out), np.float32)  # factor known to be out of gamut
     for _ in range(gamut_steps):
@@ -157,7 +167,7 @@ def merge_lab(lum: np.ndarray, ab: np.ndarray, gamut_steps: int = 8) -> np.ndarr
         hi = np.where(bad, mid, hi)
         lo = np.where(bad, lo, mid)
     fixed = np.concatenate([l_out, ab_out * lo[:, None]], axis=1)[None]
-    rgb[out] = lab_to_rgb(fixed)[0]
+    flat_rgb[out] = lab_to_rgb(fixed)[0]
     return rgb
 
 
