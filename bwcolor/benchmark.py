@@ -128,6 +128,14 @@ class SpeedResult:
     peak_rss_mb: float = 0.0
     cuda_max_allocated_mb: float | None = None
 
+    def gflops_per_second(self, batch: int) -> float:
+        """Floating-point throughput of the forward pass at ``batch``."""
+        return self.gflops_per_image / (self.model_ms_per_image[batch] / 1000)
+
+    def end_to_end_share(self, batch: int) -> float:
+        """End-to-end images per second as a fraction of the model-only rate, at ``batch``."""
+        return self.end_to_end_images_per_second[batch] * self.model_ms_per_image[batch] / 1000
+
 
 def measure(
     name: str,

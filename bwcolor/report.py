@@ -172,11 +172,24 @@ def write_report(
             + (f" (CUDA {s.cuda_max_allocated_mb:.0f})" if s.cuda_max_allocated_mb else ""),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    head = "| model | " + " | ".join(f"GFLOP/s (batch {b})" for b in batch_sizes)
+    head += " | " + " | ".join(f"end-to-end / model-only (batch {b})" for b in batch_sizes) + " |"
+    lines += ["", head, "| --- " * (1 + 2 * len(batch_sizes)) + "|"]
+    for s in speed:
+        cells = [
+            s.model,
+            *[f"{s.gflops_per_second(b):.0f}" for b in batch_sizes],
+            *[f"{100 * s.end_to_end_share(b):.0f}%" for b in batch_sizes],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         "Model-only: forward pass at the render shape of a 3:2 photo, after warm-up, median of repeats. "
         "End to end: the `bwcolor colorize` pipeline on the benchmark images (decode, network, merge, "
-        "encode, write). Peak RSS: the whole process while that model ran.",
+        "encode, write). Peak RSS: the whole process while that model ran. GFLOP/s: the forward "
+        "pass's floating-point operations (torch's flop counter) per second of model-only time; "
+        "end-to-end / model-only: the pipeline's images per second as a share of the forward "
+        "pass's.",
         "",
     ]
     for p in plots:

@@ -19,6 +19,8 @@ def test_benchmark_writes_a_report_with_every_section(tmp_path, cli, baseline_ck
         "## Contact sheet",
         "Machine:",
         "protocol: full resolution",
+        "GFLOP/s (batch 1)",
+        "end-to-end / model-only (batch 2)",
     ):
         assert section in md, section
     for png in ("contact_sheet.png", "quality_vs_speed.png", "distributions.png"):
@@ -30,3 +32,8 @@ def test_benchmark_writes_a_report_with_every_section(tmp_path, cli, baseline_ck
     assert set(speed["baseline"]["model_ms_per_image"]) == {"1", "2"}
     assert speed["baseline"]["gflops_per_image"] > 0 and speed["baseline"]["peak_rss_mb"] > 0
     assert all(v > 0 for v in speed["baseline"]["end_to_end_images_per_second"].values())
+    from bwcolor.benchmark import SpeedResult
+
+    s = SpeedResult("m", (8, 8), 1, 1, gflops_per_image=2.0, model_ms_per_image={1: 20.0},
+                    end_to_end_images_per_second={1: 40.0})  # fmt: skip
+    assert s.gflops_per_second(1) == 100.0 and s.end_to_end_share(1) == 0.8  # 40 of 50 images/s
