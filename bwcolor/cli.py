@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import threading
 from pathlib import Path
@@ -26,6 +27,11 @@ from rich.progress import (
 
 from bwcolor import __version__
 from bwcolor.errors import BwcolorError, UsageError
+
+#: The shipped weights (weights/), and the one `bwcolor colorize` uses unless told otherwise: the
+#: most colourful on the validation split (docs/models.md); the paper's two networks mostly sepia.
+SHIPPED_MODELS = ("baseline", "fusion", "effnet_unet")
+DEFAULT_MODEL = "effnet_unet"
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -127,8 +133,12 @@ def colorize(
     ] = Path("colorized"),
     model: Annotated[
         str,
-        typer.Option("--model", "-m", help="Model name (fusion, baseline, effnet_unet) or checkpoint path."),
-    ] = "fusion",
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model name (effnet_unet, fusion, baseline: see docs/models.md) or checkpoint path.",
+        ),
+    ] = DEFAULT_MODEL,
     backbone_weights: BackboneWeights = None,
     fmt: Annotated[
         str | None,
@@ -179,6 +189,7 @@ def colorize(
     Outputs go under --output with the input tree mirrored, in the input's format and bit depth.
     Inputs are never modified; existing outputs are skipped, so a rerun resumes.
     """
+    _passive_openmp()
     from bwcolor import batch
     from bwcolor.checkpoint import load_model
     from bwcolor.device import resolve_device
@@ -543,7 +554,7 @@ def evaluate(
 
     try:
         paths = _eval_paths(data, val_fraction, limit)
-        models = _load_models(model or ["baseline", "fusion"], device, backbone_weights)
+        models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights)
         progress = Progress(
             TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TimeRemainingColumn(), console=err, disable=as_json, transient=True,
@@ -618,6 +629,7 @@ def benchmark(
     Writes report.md and report.json, quality-vs-speed and per-image plots, and a contact sheet
     (gray input, each model, ground truth).
     """
+    _passive_openmp()  # as colorize: the end-to-end figures are colorize's
     import shlex
     import sys
 
@@ -629,7 +641,7 @@ def benchmark(
     batch_sizes = sorted(set(batch_size or [1, 8]))
     try:
         paths = _eval_paths(data, val_fraction, limit)
-        models = _load_models(model or ["baseline", "fusion"], device, backbone_weights)
+        models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=err, transient=True,
@@ -663,3 +675,13 @@ def benchmark(
 def run() -> None:
     """Console-script entry point."""
     app()
+
+
+def _passive_openmp() -> None:
+    """OpenMP threads that sleep rather than spin while idle (read once, before torch loads).
+
+    colorize's decode and encode threads share the cores with inference, and spinning OpenMP
+    threads held them: end to end 16.5 -> 18.5 images/s for the baseline on 2 cores
+    (docs/benchmarks.md). Set OMP_WAIT_POLICY yourself to override.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -143,9 +143,7 @@ def merge_lab(lum: np.ndarray, ab: np.ndarray, gamut_steps: int = 8) -> np.ndarr
     Colours outside the sRGB gamut are brought inside by shrinking their chroma (a, b towards 0)
     with a short bisection, never by clipping RGB, so the output keeps the input's lightness.
     """
-    lab = np.empty((*lum.shape, 3), dtype=np.float32)
-    lab[..., 0] = lum
-    lab[..., 1:] = ab
+    lab = cv2.merge([np.asarray(lum, np.float32), np.asarray(ab, np.float32)])
     rgb = lab_to_rgb(lab)
     # Only pixels with a channel at 0 or 1 can have been clipped: check those alone.
     flat_rgb, flat_lab = rgb.reshape(-1, 3), lab.reshape(-1, 3)

@@ -1,5 +1,5 @@
-"""Builds docs/before_after.jpg for the README: sample photos, then colorized by the shipped
-fusion model as it is (saturation 1) and with --saturation 2.
+"""Builds docs/before_after.jpg for the README: sample photos, then colorized by the default
+shipped model (effnet_unet) and by the paper's fusion network.
 
     .venv/bin/python docs/make_before_after.py
 """
@@ -28,15 +28,15 @@ def fit(rgb: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     docs = Path(__file__).parent
-    model = load_model("fusion")
+    default, fusion = load_model("effnet_unet"), load_model("fusion")
     rows = []
     for name in SAMPLES:
         gray = read_image(docs / "samples" / name).pixels
         gray = gray if gray.ndim == 2 else cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
         tiles = [
             np.repeat(gray[..., None], 3, -1),
-            colorize_image(model, gray),
-            colorize_image(model, gray, saturation=2),
+            colorize_image(default, gray),
+            colorize_image(fusion, gray),
         ]
         gap = np.full((HEIGHT, 6, 3), 255, np.uint8)
         rows.append(np.hstack([fit(tiles[0]), gap, fit(tiles[1]), gap, fit(tiles[2])]))
