@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import threading
 from pathlib import Path
@@ -189,7 +188,6 @@ def colorize(
     Outputs go under --output with the input tree mirrored, in the input's format and bit depth.
     Inputs are never modified; existing outputs are skipped, so a rerun resumes.
     """
-    _passive_openmp()
     from bwcolor import batch
     from bwcolor.checkpoint import load_model
     from bwcolor.device import resolve_device
@@ -629,7 +627,6 @@ def benchmark(
     Writes report.md and report.json, quality-vs-speed and per-image plots, and a contact sheet
     (gray input, each model, ground truth).
     """
-    _passive_openmp()  # as colorize: the end-to-end figures are colorize's
     import shlex
     import sys
 
@@ -675,13 +672,3 @@ def benchmark(
 def run() -> None:
     """Console-script entry point."""
     app()
-
-
-def _passive_openmp() -> None:
-    """OpenMP threads that sleep rather than spin while idle (read once, before torch loads).
-
-    colorize's decode and encode threads share the cores with inference, and spinning OpenMP
-    threads held them: end to end 16.5 -> 18.5 images/s for the baseline on 2 cores
-    (docs/benchmarks.md). Set OMP_WAIT_POLICY yourself to override.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
