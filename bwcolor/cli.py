@@ -219,7 +219,12 @@ def colorize(
         net = client = None
         if scheduler is not None and jobs:
             from bwcolor.cluster import connect
+            from bwcolor.models import list_models
 
+            if model not in list_models() and not Path(model).is_file():
+                raise UsageError(
+                    f"--model {model}: no such model or checkpoint file (workers need it at the same path)"
+                )
             client = connect(scheduler)
         elif jobs:
             net = load_model(model, dev, backbone_weights=backbone_weights)
