@@ -33,8 +33,10 @@ def luminance(picture: Picture) -> Luminance:
     px = picture.pixels
     if px.ndim == 2:
         return Luminance(lab.lightness_of_gray(px), False)
-    rgb = to_float(px)
-    return Luminance(lab.rgb_to_lab(rgb)[..., 0].copy(), lab.mean_chroma(rgb) > COLOUR_CHROMA)
+    lum = np.empty(px.shape[:2], np.float32)
+    for r0 in range(0, len(lum), BAND_ROWS):  # in bands: no full-size float RGB or Lab copy
+        lum[r0 : r0 + BAND_ROWS] = lightness_rows(px[r0 : r0 + BAND_ROWS])
+    return Luminance(lum, lab.mean_chroma(to_float(lab.shrink(px, 256))) > COLOUR_CHROMA)
 
 
 def render_size_of(model: nn.Module, render_size: int | None = None) -> int:
