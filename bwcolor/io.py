@@ -192,7 +192,10 @@ def _read_opened(im: Image.Image, f: BinaryIO, max_pixels: int) -> Picture:
         notes.append(f"has {im.n_frames} pages or frames: only the first is colorized")
     orientation = _orientation(im)
     metadata = read_metadata(im)
-    if deep_colour:
+    decoded = _decode_tiff16(f) if deep_colour and im.format == "TIFF" else None
+    if decoded is not None:
+        pixels, alpha = decoded
+    elif deep_colour:
         f.seek(0)
         pixels, alpha = _decode_opencv(f.read())
     else:
@@ -244,6 +247,23 @@ def _is_16bit_colour(im: Image.Image) -> bool:
     return False
 
 
+def _decode_tiff16(f: BinaryIO) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """16-bit colour TIFF (Pillow reads 8 bits only): tifffile decodes the first page straight into
+    one array, without the whole file in memory beside it. None if tifffile cannot (e.g. LZW
+    without the optional imagecodecs package): OpenCV decodes it then."""
+    import tifffile
+
+    f.seek(0)
+    try:
+        with tifffile.TiffFile(f) as tif:
+            a = tif.pages[0].asarray()
+    except (ValueError, ImportError, NotImplementedError):
+        return None
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint16:  # e.g. planar samples
+        return None
+    return (a[..., :3].copy(), a[..., 3].copy()) if a.shape[2] == 4 else (a, None)
+
+
 def _decode_opencv(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
     buf = np.frombuffer(data, dtype=np.uint8)
     a = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
@@ -252,7 +272,7 @@ def _decode_opencv(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
     if a.ndim == 3 and a.shape[2] == 4:
         return a[..., 2::-1].copy(), a[..., 3].copy()
     if a.ndim == 3:
-        return a[..., ::-1].copy(), None
+        return cv2.cvtColor(a, cv2.COLOR_BGR2RGB, dst=a), None  # in place: no second full copy
     return a, None
 
 
@@ -410,7 +430,8 @@ def _encode_tiff(f: BinaryIO, rgb: np.ndarray, alpha: np.ndarray | None, meta: M
     import tifffile
 
     data = rgb if alpha is None else np.dstack([rgb, alpha])
-    options: dict = {"photometric": "rgb", "compression": "zlib", "metadata": None}
+    # buffersize: compress 32 MiB at a time (tifffile holds 256 MiB by default)
+    options: dict = {"photometric": "rgb", "compression": "zlib", "metadata": None, "buffersize": 2**25}
     if alpha is not None:
         options["extrasamples"] = ["unassalpha"]
     if meta is not None:

@@ -49,6 +49,12 @@ def make_corpus(src: Path) -> tuple[dict[str, tuple], dict[str, str]]:
             write(src / ext / f"alpha.{ext}", np.dstack([gray] * 3 + [gray[::-1]])),
             ok(f"{ext}/alpha.{ext}", alpha=True),
         )
+    import tifffile
+
+    tifffile.imwrite(
+        src / "tif" / "deflate16.tif", rgb.astype(np.uint16) * 257, photometric="rgb", compression="zlib"
+    )
+    ok("tif/deflate16.tif", np.uint16)  # read by tifffile (the LZW ones above by OpenCV)
     (
         Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE).save(src / "palette.png"),
         ok("palette.png"),
