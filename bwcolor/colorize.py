@@ -108,16 +108,21 @@ def colorized_pixels(
 
 
 def colorize_rgb(
-    model: nn.Module, picture: Picture, render_size: int | None = None, saturation: float = 1.0
+    model: nn.Module,
+    picture: Picture,
+    render_size: int | None = None,
+    saturation: float = 1.0,
+    dtype: np.dtype | None = np.float32,
 ) -> np.ndarray:
     """One picture through the whole path: its L -> network -> ab merged with full-resolution L.
 
-    Returns sRGB float32 (H, W, 3) in [0, 1]. ``bwcolor colorize`` runs the same steps, batched.
+    Returns sRGB (H, W, 3): float32 in [0, 1] by default, or ``dtype`` (None: the input's integer
+    type). ``bwcolor colorize`` runs the same steps, batched.
     """
     lum = luminance(picture).lum
     size = render_size_of(model, render_size)
     ab = predict_ab(model, network_input(lum, size, normalisation_of(model))[None])[0]
-    return colorized_pixels(picture, ab, saturation, np.float32)
+    return colorized_pixels(picture, ab, saturation, dtype)
 
 
 def colorize_image(
@@ -138,11 +143,9 @@ def colorize_image(
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
     picture = Picture(image if image.dtype in (np.uint8, np.uint16) else image.astype(np.float32), alpha)
-    lum = luminance(picture).lum
-    ab = predict_ab(
-        model, network_input(lum, render_size_of(model, render_size), normalisation_of(model))[None]
-    )[0]
-    out = colorized_pixels(picture, ab, saturation, np.float32 if image.dtype.kind == "f" else None)
+    out = colorize_rgb(
+        model, picture, render_size, saturation, np.float32 if image.dtype.kind == "f" else None
+    )
     if alpha is not None:
         out = np.dstack([out, alpha.astype(out.dtype)])
     return out
