@@ -2,7 +2,9 @@
 
 Decoding uses Pillow (it detects truncated files, honours palettes, CMYK and multi-page TIFF,
 and reads the header first, so a pixel limit is enforced before any pixel is decoded); 16-bit
-colour PNG/TIFF, which Pillow reduces to 8 bits, is decoded with OpenCV instead. Encoding uses
+colour, which Pillow reduces to 8 bits, is decoded by tifffile (TIFF) or OpenCV (PNG, and LZW
+TIFF without the optional imagecodecs package). Files are read as they are decoded and outputs
+encoded straight into their file: a large scan is never held whole in memory as bytes. Encoding uses
 Pillow (JPEG, 8-bit PNG, WebP, BMP), OpenCV (16-bit colour PNG) and tifffile (TIFF), each with
 the metadata its format holds, and writes through a temporary file renamed into place, so an
 interrupted run never leaves a half-written image.
