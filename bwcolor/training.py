@@ -446,11 +446,9 @@ def train(
         meta = {**meta_base, "train_state": asdict(state), "optimizer": opt_info}
         save_checkpoint(model, last_path, norm, meta, extra)
 
-    if not procs.main:
-        pass
-    elif resume is None:
+    if procs.main and resume is None:
         log_path.unlink(missing_ok=True)  # a new run starts a new log
-    else:  # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
+    elif procs.main:  # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
         log_path.write_text("".join(json.dumps(r) + "\n" for r in state.history))
     model.train()
     with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool:

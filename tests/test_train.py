@@ -121,14 +121,14 @@ def test_patience_stops_when_validation_stops_improving(tmp_path):
 
 
 def test_rebalance_weights_favour_rare_saturated_colours():
-    from bwcolor.models.colour_classes import AB_CELLS as AB_BINS
+    from bwcolor.models.colour_classes import AB_CELLS
     from bwcolor.training import rebalance_weights
 
     gray = np.full((16, 16, 3), 120, np.uint8)
     red = np.zeros((16, 16, 3), np.uint8)
     red[..., 0] = 200
-    w = rebalance_weights([gray] * 9 + [red], lam=0.5, scale=110.0).reshape(AB_BINS, AB_BINS)
-    centre = w[AB_BINS // 2, AB_BINS // 2]
+    w = rebalance_weights([gray] * 9 + [red], lam=0.5, scale=110.0).reshape(AB_CELLS, AB_CELLS)
+    centre = w[AB_CELLS // 2, AB_CELLS // 2]
     assert w.max() > 2 * centre  # the rare red bins weigh more than the common gray one
     assert (w >= 0).all()
 
