@@ -8,6 +8,7 @@ skipped (unless ``overwrite``), so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -30,6 +31,14 @@ from bwcolor.io import (
     read_image,
     write_image,
 )
+
+
+def default_workers(device) -> int:
+    """Decoding and encoding threads (each): 2 beside inference on a CPU, which needs the cores;
+    more beside a GPU, whose speed the file work must keep up with (docs/benchmarks.md)."""
+    if device.type == "cpu":
+        return 2
+    return max(2, min(8, (os.cpu_count() or 2) // 2))
 
 
 @dataclass

@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from bwcolor import lab
-from bwcolor.batch import Job, Options, run_jobs
-from bwcolor.colorize import model_device, render_size_of
+from bwcolor.batch import Job, Options, default_workers, run_jobs
+from bwcolor.colorize import model_device, precision_of, render_size_of
+from bwcolor.device import autocast
 
 
 def rss_bytes() -> int:
@@ -92,7 +93,7 @@ def time_forward(
     x = torch.rand(batch, 1, *shape, device=device).mul_(2).sub_(1)
     x = x.contiguous(memory_format=torch.channels_last)
     times = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision_of(model), device):
         for i in range(warmup + repeats):
             _sync(device)
             t0 = time.perf_counter()
@@ -103,8 +104,14 @@ def time_forward(
     return statistics.median(times) * 1000 / batch
 
 
-def time_end_to_end(model: nn.Module, paths: list[Path], batch: int, repeats: int, workers: int = 2) -> float:
-    """Median images per second of the colorize pipeline over ``paths`` (outputs discarded)."""
+def time_end_to_end(
+    model: nn.Module, paths: list[Path], batch: int, repeats: int, workers: int | None = None
+) -> float:
+    """Median images per second of the colorize pipeline over ``paths`` (outputs discarded).
+
+    ``workers``: decoding and encoding threads; default: ``bwcolor colorize``'s on this device.
+    """
+    workers = workers or default_workers(model_device(model))
     rates = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="bwcolor-bench-") as tmp:

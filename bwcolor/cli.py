@@ -65,6 +65,13 @@ ValFraction = Annotated[
     float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
 ]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps; auto takes a GPU when there is one.")]
+Precision = Annotated[
+    str,
+    typer.Option(
+        help="Arithmetic of the network: fp32, fp16 or bf16 (GPU: autocast); auto: the fastest "
+        "that keeps the result (docs/benchmarks.md)."
+    ),
+]
 RenderSize = Annotated[
     int | None,
     typer.Option(
@@ -154,7 +161,16 @@ def colorize(
             min=1, help="Images per network batch. Default: 1 on a CPU (fastest there), 8 on a GPU."
         ),
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Threads decoding and encoding beside inference.")] = 2,
+    precision: Precision = "auto",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Threads decoding, and as many encoding, beside inference. Default: 2 on a CPU, "
+            "more beside a GPU.",
+            show_default=False,
+        ),
+    ] = None,
     render_size: RenderSize = None,
     saturation: Saturation = 1.0,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
@@ -190,7 +206,7 @@ def colorize(
     """
     from bwcolor import batch
     from bwcolor.checkpoint import load_model
-    from bwcolor.device import resolve_device
+    from bwcolor.device import resolve_device, resolve_precision
     from bwcolor.inputs import expand_inputs
     from bwcolor.io import normalise_format, remove_stale_temporaries
 
@@ -202,6 +218,8 @@ def colorize(
                 raise UsageError(f"--format: {exc}") from None
         dev = resolve_device(device)
         batch_size = batch_size or (1 if dev.type == "cpu" else 8)
+        workers = workers or batch.default_workers(dev)
+        resolve_precision(precision, dev)  # a wrong --precision fails before any file is planned
         options = batch.Options(
             output,
             fmt,
@@ -227,7 +245,7 @@ def colorize(
                 )
             client = connect(scheduler)
         elif jobs:
-            net = load_model(model, dev, backbone_weights=backbone_weights)
+            net = load_model(model, dev, backbone_weights, precision)
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
 
@@ -273,7 +291,7 @@ def colorize(
 
                 with client:
                     where = Path(model).resolve() if Path(model).exists() else model  # workers: any cwd
-                    spec = ModelSpec(str(where), device, backbone_weights)
+                    spec = ModelSpec(str(where), device, backbone_weights, precision)
                     run_on_cluster(client, jobs, spec, options, on_result, summary, stop)
             elif jobs:
                 batch.run_jobs(jobs, net, options, on_result, summary, stop)
@@ -506,7 +524,7 @@ def _eval_paths(data: list[str], val_fraction: float | None, limit: int | None) 
     return paths[:limit] if limit else paths
 
 
-def _load_models(names: list[str], device: str, backbone_weights: str | None) -> dict:
+def _load_models(names: list[str], device: str, backbone_weights: str | None, precision: str) -> dict:
     from bwcolor.checkpoint import load_model
     from bwcolor.device import resolve_device
 
@@ -515,7 +533,7 @@ def _load_models(names: list[str], device: str, backbone_weights: str | None) ->
     models = {}
     for name in names:
         label = Path(name).stem if name.endswith(".safetensors") else name
-        models[label] = load_model(name, dev, backbone_weights=backbone_weights)
+        models[label] = load_model(name, dev, backbone_weights, precision)
     return models
 
 
@@ -547,6 +565,7 @@ def evaluate(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     device: Device = "auto",
+    precision: Precision = "auto",
     backbone_weights: BackboneWeights = None,
 ) -> None:
     """Score models against colour ground truth: MSE, PSNR, SSIM, CIEDE2000, colourfulness.
@@ -557,7 +576,7 @@ def evaluate(
 
     try:
         paths = _eval_paths(data, val_fraction, limit)
-        models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights)
+        models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights, precision)
         progress = Progress(
             TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TimeRemainingColumn(), console=err, disable=as_json, transient=True,
@@ -625,6 +644,7 @@ def benchmark(
     repeats: Annotated[int, typer.Option(min=1, help="Timed repeats (the median is reported).")] = 3,
     sheet: Annotated[int, typer.Option(min=0, help="Images on the contact sheet.")] = 6,
     device: Device = "auto",
+    precision: Precision = "auto",
     backbone_weights: BackboneWeights = None,
 ) -> None:
     """Compare models on the same images: quality, speed, memory and size, in a report folder.
@@ -643,7 +663,7 @@ def benchmark(
     batch_sizes = sorted(set(batch_size or [1, 8]))
     try:
         paths = _eval_paths(data, val_fraction, limit)
-        models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights)
+        models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights, precision)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=err, transient=True,

@@ -34,6 +34,7 @@ class ModelSpec:
     name_or_path: str
     device: str = "auto"
     backbone_weights: str | None = None
+    precision: str = "auto"
 
 
 @lru_cache(maxsize=2)
@@ -42,7 +43,7 @@ def _worker_model(spec: ModelSpec):
     from bwcolor.checkpoint import load_model
     from bwcolor.device import resolve_device
 
-    return load_model(spec.name_or_path, resolve_device(spec.device), spec.backbone_weights)
+    return load_model(spec.name_or_path, resolve_device(spec.device), spec.backbone_weights, spec.precision)
 
 
 def colorize_share(jobs: list[Job], spec: ModelSpec, options: Options) -> list[FileResult]:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from bwcolor import lab
+from bwcolor.device import autocast
 from bwcolor.io import Picture, from_float, to_float
 
 #: Mean Lab chroma above which an input counts as already colour (or toned, e.g. sepia).
@@ -61,8 +62,14 @@ def predict_ab(model: nn.Module, inputs: np.ndarray) -> np.ndarray:
     device = model_device(model)
     x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))[:, None].to(device)
     x = x.contiguous(memory_format=torch.channels_last)
-    out = model(x).float().permute(0, 2, 3, 1).cpu().numpy()
+    with autocast(precision_of(model), device):
+        out = model(x).float().permute(0, 2, 3, 1).cpu().numpy()
     return normalisation_of(model).decode_ab(out)
+
+
+def precision_of(model: nn.Module) -> str:
+    """The arithmetic of the model's forward pass (``load_model``'s ``precision``)."""
+    return getattr(model, "precision", "fp32")
 
 
 def normalisation_of(model: nn.Module) -> lab.Normalisation:

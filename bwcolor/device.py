@@ -11,6 +11,9 @@ import torch
 from bwcolor.errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+#: The arithmetic of each precision's forward pass (fp16, bf16: autocast, float32 weights).
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -33,6 +36,27 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     raise UsageError(f"unknown device {name!r}; choose from {', '.join(DEVICES)}")
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``auto`` -> the fastest precision that keeps the output (see docs/benchmarks.md): fp32 here.
+
+    fp16 and bf16 run the forward pass under autocast (weights stay float32); on a CPU they
+    are slower than fp32, so they are accepted there only when asked for.
+    """
+    name = name.lower()
+    if name not in PRECISIONS:
+        raise UsageError(f"unknown precision {name!r}; choose from {', '.join(PRECISIONS)}")
+    if name == "auto":
+        return "fp32"
+    if name == "fp16" and device.type == "cpu":
+        raise UsageError("--precision fp16: not supported on a CPU (use fp32 or bf16)")
+    return name
+
+
+def autocast(precision: str, device: torch.device):
+    """The context a forward pass at ``precision`` runs in (autocast; none for fp32)."""
+    return torch.autocast(device.type, DTYPES[precision], enabled=precision != "fp32")
 
 
 def cpu_model() -> str:
