@@ -73,7 +73,9 @@ def precision_error(paths: list[Path], results: dict) -> None:
         reference = load_model(name, DEVICE, precision="fp32")
         inputs = np.stack(
             [
-                network_input(luminance(read_image(p)).lum, render_size_of(reference), normalisation_of(reference))
+                network_input(
+                    luminance(read_image(p)).lum, render_size_of(reference), normalisation_of(reference)
+                )
                 for p in paths[:16]
             ]
         )
@@ -88,7 +90,10 @@ def precision_error(paths: list[Path], results: dict) -> None:
                 "max": float(diff.max()),
             }
             results["precision_error"].append(row)
-            print(f"| {name} | {precision} | {row['mean']:.3f} | {row['p999']:.3f} | {row['max']:.3f} |", flush=True)
+            print(
+                f"| {name} | {precision} | {row['mean']:.3f} | {row['p999']:.3f} | {row['max']:.3f} |",
+                flush=True,
+            )
 
 
 def end_to_end(paths: list[Path], results: dict) -> None:
@@ -127,7 +132,10 @@ def main() -> None:
             if key not in best or ms < best[key][0]:
                 best[key] = (ms, row["precision"], row["cudnn_benchmark"], b)
     print("\nfastest model-only:", json.dumps(best))
-    print("median e2e:", statistics.median(v for r in results["end_to_end"] for v in r["images_per_second"].values()))
+    print(
+        "median e2e:",
+        statistics.median(v for r in results["end_to_end"] for v in r["images_per_second"].values()),
+    )
 
 
 if __name__ == "__main__":
