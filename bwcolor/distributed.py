@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from bwcolor.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Processes:
@@ -75,6 +77,12 @@ def start(device: torch.device) -> Processes:
         local_world=int(os.environ.get("LOCAL_WORLD_SIZE", "1")),
     )
     if device.type == "cuda":
+        if procs.local_rank >= torch.cuda.device_count():
+            raise UsageError(
+                f"torchrun started {procs.local_world} processes on this machine, which has "
+                f"{torch.cuda.device_count()} CUDA device(s): use --nproc-per-node="
+                f"{torch.cuda.device_count()} (one process per GPU), or --device cpu"
+            )
         torch.cuda.set_device(procs.local_rank)
     else:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // procs.local_world))

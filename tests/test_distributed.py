@@ -90,8 +90,20 @@ def test_resume_with_another_number_of_processes(one_process):
             batch_size=4, lr=3e-3, cache_dir=str(root / "cache"), device="cpu", workers=1, output=str(out),
             on_event=stop_after_4_batches,
         )  # fmt: skip
-    run("train", "--resume", out.with_name("m.last.safetensors"), "-q", processes=2)
+    run("train", "--resume", out.with_name("m.last.safetensors"), "--device", "cpu", "-q", processes=2)
     one, resumed = weights(root / "one" / "m.last.safetensors"), weights(out.with_name("m.last.safetensors"))
     for key in one:
         torch.testing.assert_close(resumed[key], one[key], rtol=1e-3, atol=1e-4)
     assert [r["epoch"] for r in log(out.with_name("m.log.jsonl"))] == [1, 2]
+
+
+def test_more_processes_than_gpus_is_one_clear_error(monkeypatch):
+    from bwcolor import distributed
+    from bwcolor.errors import UsageError
+
+    env = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(UsageError, match="--nproc-per-node=1"):
+        distributed.start(torch.device("cuda"))
