@@ -8,6 +8,7 @@ skipped (unless ``overwrite``), so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
 
 from bwcolor import colorize as core
@@ -39,6 +41,31 @@ def default_workers(device) -> int:
     if device.type == "cpu":
         return 2
     return max(2, min(8, (os.cpu_count() or 2) // 2))
+
+
+def inference_threads(workers: int) -> int:
+    """CPU threads for the forward pass beside ``workers`` decoding and as many encoding threads.
+
+    The cores left to it, when that is at least half of them; else all (on 2 cores the file work
+    must share them). On a 16-core machine, 16 threads gave 20-49% of the model-only rate end to
+    end, as the file threads stalled the forward pass's; 12 gave 76-97% (docs/benchmarks.md).
+    """
+    cores = os.cpu_count() or 1
+    left = cores - 2 * workers
+    return left if left >= cores / 2 else cores
+
+
+@contextlib.contextmanager
+def threads_beside_file_work(device, workers: int):
+    """Within the block, the forward pass on a CPU uses :func:`inference_threads`; an explicit
+    OMP_NUM_THREADS is left as it is."""
+    before = torch.get_num_threads()
+    if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(inference_threads(workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass

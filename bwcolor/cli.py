@@ -294,7 +294,8 @@ def colorize(
                     spec = ModelSpec(str(where), device, backbone_weights, precision)
                     run_on_cluster(client, jobs, spec, options, on_result, summary, stop)
             elif jobs:
-                batch.run_jobs(jobs, net, options, on_result, summary, stop)
+                with batch.threads_beside_file_work(dev, workers):
+                    batch.run_jobs(jobs, net, options, on_result, summary, stop)
         except KeyboardInterrupt:
             interrupted = True
     interrupted = interrupted or stop.is_set()

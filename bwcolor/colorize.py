@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from bwcolor import lab
@@ -56,14 +57,34 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+#: Per device type, the multiple the network's input sides are padded to. On CUDA, cuDNN
+#: prepares its kernels for each new input shape: a first forward pass at a new shape took 1-3 s
+#: for effnet_unet on an H200 (then 6-8 ms), so a folder of photos of many aspect ratios crawled
+#: (2.5 images/s against about 200 for one shape; docs/benchmarks.md). Padded to multiples of
+#: 64, a render size of 256 gives at most 7 shapes. Elsewhere new shapes cost milliseconds.
+SHAPE_STEP = {"cuda": 64}
+
+
+def pad_to_step(x: torch.Tensor, step: int) -> torch.Tensor:
+    """(B, C, h, w) padded at the bottom and right to multiples of ``step``: mirrored where the
+    picture is large enough, its edge repeated where not."""
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % step, -w % step
+    if not pad_h and not pad_w:
+        return x
+    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
 @torch.inference_mode()
 def predict_ab(model: nn.Module, inputs: np.ndarray) -> np.ndarray:
     """Normalised L batch (B, h, w) of one shape -> ab in Lab units (B, h, w, 2)."""
     device = model_device(model)
     x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))[:, None].to(device)
-    x = x.contiguous(memory_format=torch.channels_last)
+    h, w = x.shape[-2:]
+    x = pad_to_step(x, SHAPE_STEP.get(device.type, 1)).contiguous(memory_format=torch.channels_last)
     with autocast(precision_of(model), device):
-        out = model(x).float().permute(0, 2, 3, 1).cpu().numpy()
+        out = model(x)[..., :h, :w].float().permute(0, 2, 3, 1).cpu().numpy()
     return normalisation_of(model).decode_ab(out)
 
 
