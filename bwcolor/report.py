@@ -103,6 +103,11 @@ def _plots(evaluation: Evaluation, speed: list[SpeedResult], folder: Path) -> li
     return ["quality_vs_speed.png", "distributions.png"]
 
 
+def _ms(ms: float) -> str:
+    """Milliseconds to 3 significant digits at least (a GPU's 0.093 ms is not 0.1)."""
+    return f"{ms:.1f}" if ms >= 10 else f"{ms:.3g}"
+
+
 def write_report(
     folder: Path,
     evaluation: Evaluation,
@@ -166,7 +171,7 @@ def write_report(
             f"{s.parameters:,}"
             + (f" ({s.trainable_parameters:,} trainable)" if s.trainable_parameters != s.parameters else ""),
             f"{s.gflops_per_image:.2f}",
-            *[f"{s.model_ms_per_image[b]:.1f}" for b in batch_sizes],
+            *[_ms(s.model_ms_per_image[b]) for b in batch_sizes],
             *[f"{s.end_to_end_images_per_second[b]:.2f}" for b in batch_sizes],
             f"{s.peak_rss_mb:.0f}"
             + (f" (CUDA {s.cuda_max_allocated_mb:.0f})" if s.cuda_max_allocated_mb else ""),
