@@ -74,7 +74,7 @@ class Options:
     fmt: str | None = None  # None: keep each input's format
     overwrite: bool = False
     batch_size: int = 8
-    workers: int = 2
+    workers: int | None = None  # None: default_workers of the model's device (a cluster worker's own)
     quality: int = 95
     max_pixels: int = DEFAULT_MAX_PIXELS
     render_size: int | None = None
@@ -228,7 +228,8 @@ def run_jobs(
     render_size = core.render_size_of(model, options.render_size)
     norm = core.normalisation_of(model)
     label = model_label(model) if options.provenance else None
-    window = max(2, options.workers * 2 + options.batch_size)
+    workers = options.workers or default_workers(core.model_device(model))
+    window = max(2, workers * 2 + options.batch_size)
     start = time.perf_counter()
 
     def settle(result: FileResult) -> None:
@@ -240,8 +241,8 @@ def run_jobs(
         settle(FileResult(str(job.source), "failed", str(job.output), message))
 
     with (
-        ThreadPoolExecutor(options.workers, "bwcolor-decode") as decoders,
-        ThreadPoolExecutor(options.workers, "bwcolor-encode") as encoders,
+        ThreadPoolExecutor(workers, "bwcolor-decode") as decoders,
+        ThreadPoolExecutor(workers, "bwcolor-encode") as encoders,
     ):
         decoding: deque[tuple[Job, Future]] = deque()
         encoding: deque[tuple[Job, Future]] = deque()

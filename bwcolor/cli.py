@@ -218,7 +218,6 @@ def colorize(
                 raise UsageError(f"--format: {exc}") from None
         dev = resolve_device(device)
         batch_size = batch_size or (1 if dev.type == "cpu" else 8)
-        workers = workers or batch.default_workers(dev)
         resolve_precision(precision, dev)  # a wrong --precision fails before any file is planned
         options = batch.Options(
             output,
@@ -294,7 +293,7 @@ def colorize(
                     spec = ModelSpec(str(where), device, backbone_weights, precision)
                     run_on_cluster(client, jobs, spec, options, on_result, summary, stop)
             elif jobs:
-                with batch.threads_beside_file_work(dev, workers):
+                with batch.threads_beside_file_work(dev, workers or batch.default_workers(dev)):
                     batch.run_jobs(jobs, net, options, on_result, summary, stop)
         except KeyboardInterrupt:
             interrupted = True
