@@ -43,25 +43,32 @@ def default_workers(device) -> int:
     return max(2, min(8, (os.cpu_count() or 2) // 2))
 
 
-def inference_threads(workers: int) -> int:
-    """CPU threads for the forward pass beside ``workers`` decoding and as many encoding threads.
+def inference_plan(device, workers: int) -> tuple[int, int | None]:
+    """How a CPU runs the network beside ``workers`` decoding and as many encoding threads:
+    (forward passes at once, torch threads); on a GPU (1, None): one at a time, threads as they are.
 
-    The cores left to it, when that is at least half of them; else all (on 2 cores the file work
-    must share them). On a 16-core machine, 16 threads gave 20-49% of the model-only rate end to
-    end, as the file threads stalled the forward pass's; 12 gave 76-97% (docs/benchmarks.md).
+    Where the file threads leave the network at least half the cores, one forward pass takes
+    the rest (16 cores: 12; with all 16, the file threads stalled OpenMP's statically split work
+    and the pipeline ran 2-3.8x slower). Where they cannot (2 or 4 cores), two forward passes run
+    at once on half the cores each: a file thread taking a core then slows one pass instead of
+    stalling both halves of a split one (2 cores: 1.4-1.8x more images per second end to end).
+    An explicit OMP_NUM_THREADS is left as it is, with one pass at a time. docs/benchmarks.md.
     """
+    if device.type != "cpu" or "OMP_NUM_THREADS" in os.environ:
+        return 1, None
     cores = os.cpu_count() or 1
     left = cores - 2 * workers
-    return left if left >= cores / 2 else cores
+    if left >= cores / 2:
+        return 1, left
+    return min(2, cores), max(1, cores // 2)
 
 
 @contextlib.contextmanager
-def threads_beside_file_work(device, workers: int):
-    """Within the block, the forward pass on a CPU uses :func:`inference_threads`; an explicit
-    OMP_NUM_THREADS is left as it is."""
+def torch_threads(threads: int | None):
+    """Within the block, torch uses ``threads`` threads per forward pass (None: unchanged)."""
     before = torch.get_num_threads()
-    if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(inference_threads(workers))
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
@@ -229,7 +236,8 @@ def run_jobs(
     norm = core.normalisation_of(model)
     label = model_label(model) if options.provenance else None
     workers = options.workers or default_workers(core.model_device(model))
-    window = max(2, workers * 2 + options.batch_size)
+    streams, threads = inference_plan(core.model_device(model), workers)
+    window = max(2, workers * 2 + options.batch_size * streams)
     start = time.perf_counter()
 
     def settle(result: FileResult) -> None:
@@ -241,10 +249,13 @@ def run_jobs(
         settle(FileResult(str(job.source), "failed", str(job.output), message))
 
     with (
+        torch_threads(threads),
         ThreadPoolExecutor(workers, "bwcolor-decode") as decoders,
+        ThreadPoolExecutor(streams, "bwcolor-infer") as inference,
         ThreadPoolExecutor(workers, "bwcolor-encode") as encoders,
     ):
         decoding: deque[tuple[Job, Future]] = deque()
+        inferring: deque[tuple[list[_Decoded], Future]] = deque()
         encoding: deque[tuple[Job, Future]] = deque()
         groups: dict[tuple[int, int], list[_Decoded]] = {}
         todo = iter(jobs)
@@ -261,10 +272,21 @@ def run_jobs(
                 except Exception as exc:  # noqa: BLE001 - one file's failure never stops the batch
                     fail(job, exc)
 
+        def encode_inferred(keep: int) -> None:
+            """Pass finished batches to the encoders in order; wait for the oldest while more
+            than ``keep`` are being inferred."""
+            while inferring:
+                items, fut = inferring[0]
+                if len(inferring) <= keep and not fut.done():
+                    return
+                inferring.popleft()
+                for item, ab_one in zip(items, fut.result(), strict=True):
+                    encoding.append((item.job, encoders.submit(_encode, item, ab_one, options, label)))
+
         def infer(items: list[_Decoded]) -> None:
-            ab = core.predict_ab(model, np.stack([it.net_input for it in items]))
-            for item, ab_one in zip(items, ab, strict=True):
-                encoding.append((item.job, encoders.submit(_encode, item, ab_one, options, label)))
+            batch = np.stack([it.net_input for it in items])
+            inferring.append((items, inference.submit(core.predict_ab, model, batch)))
+            encode_inferred(keep=streams - 1)
             drain_encoded(keep=window)
 
         def fill() -> None:
@@ -299,6 +321,7 @@ def run_jobs(
             for shape in list(groups):
                 if not stopping():
                     infer(groups.pop(shape))
+            encode_inferred(keep=0)  # a stop still finishes and writes the batches in flight
             drain_encoded(keep=0)
             for _, fut in decoding:
                 fut.cancel()

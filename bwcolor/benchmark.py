@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from bwcolor import lab
-from bwcolor.batch import Job, Options, default_workers, run_jobs, threads_beside_file_work
+from bwcolor.batch import Job, Options, run_jobs
 from bwcolor.colorize import model_device, precision_of, render_size_of
 from bwcolor.device import autocast
 
@@ -111,14 +111,9 @@ def time_end_to_end(
 
     ``workers``: decoding and encoding threads; default: ``bwcolor colorize``'s on this device.
     """
-    device = model_device(model)
-    workers = workers or default_workers(device)
     rates = []
     for _ in range(repeats):
-        with (
-            tempfile.TemporaryDirectory(prefix="bwcolor-bench-") as tmp,
-            threads_beside_file_work(device, workers),
-        ):
+        with tempfile.TemporaryDirectory(prefix="bwcolor-bench-") as tmp:
             jobs = [Job(p, Path(tmp) / f"{i:05d}{p.suffix}") for i, p in enumerate(paths)]
             summary = run_jobs(
                 jobs, model, Options(Path(tmp), batch_size=batch, workers=workers, overwrite=True)

@@ -293,8 +293,7 @@ def colorize(
                     spec = ModelSpec(str(where), device, backbone_weights, precision)
                     run_on_cluster(client, jobs, spec, options, on_result, summary, stop)
             elif jobs:
-                with batch.threads_beside_file_work(dev, workers or batch.default_workers(dev)):
-                    batch.run_jobs(jobs, net, options, on_result, summary, stop)
+                batch.run_jobs(jobs, net, options, on_result, summary, stop)
         except KeyboardInterrupt:
             interrupted = True
     interrupted = interrupted or stop.is_set()

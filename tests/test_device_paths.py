@@ -1,4 +1,4 @@
-"""What changes on a GPU, checked on this CPU: precision, padded input shapes, thread defaults."""
+"""What depends on the device, checked on this CPU: precision, padded shapes, threads and passes."""
 
 import numpy as np
 import pytest
@@ -9,6 +9,8 @@ from bwcolor.checkpoint import load_model
 from bwcolor.colorize import pad_to_step, predict_ab
 from bwcolor.device import resolve_precision
 from bwcolor.errors import UsageError
+from bwcolor.io import read_image
+from tests.conftest import gradient_rgb, gray_of, write
 
 
 @pytest.mark.parametrize(("h", "w"), [(168, 256), (256, 8), (64, 64), (8, 8), (200, 136)])
@@ -59,11 +61,29 @@ def test_bf16_changes_the_colours_by_little(baseline_ckpt):
     assert np.abs(fp32 - bf16).max() < 2.0  # Lab units
 
 
-def test_file_threads_and_inference_threads_by_device(monkeypatch):
+def test_file_threads_and_inference_plan_by_device(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
     monkeypatch.setattr(batch.os, "cpu_count", lambda: 16)
-    assert batch.default_workers(torch.device("cpu")) == 2
-    assert batch.default_workers(torch.device("cuda")) == 8
-    assert batch.inference_threads(2) == 12  # 16 cores: 4 left to decoding and encoding
+    assert batch.default_workers(cpu) == 2 and batch.default_workers(cuda) == 8
+    assert batch.inference_plan(cpu, 2) == (1, 12)  # 16 cores: 4 left to decoding and encoding
+    assert batch.inference_plan(cuda, 8) == (1, None)
     monkeypatch.setattr(batch.os, "cpu_count", lambda: 2)
-    assert batch.default_workers(torch.device("cuda")) == 2
-    assert batch.inference_threads(2) == 2  # too few cores to set any aside
+    assert batch.default_workers(cuda) == 2
+    assert batch.inference_plan(cpu, 2) == (2, 1)  # 2 cores: two single-threaded passes at once
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert batch.inference_plan(cpu, 2) == (1, None)  # the user's setting stands
+
+
+def test_two_passes_at_once_give_the_outputs_of_one(tmp_path, cli, baseline_ckpt, monkeypatch):
+    for i in range(7):
+        write(tmp_path / "in" / f"{i}.png", gray_of(gradient_rgb(40 + 8 * (i % 3), 64, seed=i)))
+    monkeypatch.setattr(batch, "inference_plan", lambda device, workers: (1, None))
+    cli("colorize", tmp_path / "in", "-o", tmp_path / "one", "-m", baseline_ckpt, "--batch-size", "2")
+    monkeypatch.setattr(batch, "inference_plan", lambda device, workers: (2, 1))
+    cli("colorize", tmp_path / "in", "-o", tmp_path / "two", "-m", baseline_ckpt, "--batch-size", "2")
+    one, two = sorted((tmp_path / "one").iterdir()), sorted((tmp_path / "two").iterdir())
+    assert [p.name for p in two] == [p.name for p in one] and len(one) == 7
+    for a, b in zip(one, two, strict=True):  # one thread or two may round the last bit apart
+        diff = np.abs(read_image(a).pixels.astype(int) - read_image(b).pixels.astype(int))
+        assert diff.max() <= 1, a.name
