@@ -1,0 +1,47 @@
+"""A/B of how a CPU runs the network in `bwcolor colorize`: one pass on all threads against
+bwcolor's plan (on 2 cores: two single-threaded passes at once), alternated 4 times in one process.
+
+    python docs/benchmark/ab_inference_plan.py ../shared/data/train baseline fusion effnet_unet
+"""
+
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from bwcolor import batch, load_model
+from bwcolor.benchmark import time_end_to_end
+from bwcolor.inputs import expand_inputs
+
+
+def main() -> None:
+    photos, models = sys.argv[1], sys.argv[2:]
+    tmp = Path(tempfile.mkdtemp())
+    sources, _ = expand_inputs([photos])
+    paths = []
+    for i, source in enumerate(sources[:24]):
+        gray = cv2.imread(str(source.path), cv2.IMREAD_GRAYSCALE)
+        path = tmp / f"{i:02d}.jpg"
+        cv2.imwrite(str(path), cv2.resize(gray, (768, 512), interpolation=cv2.INTER_AREA))
+        paths.append(path)
+    planned = batch.inference_plan
+    for name in models:
+        model = load_model(name)
+        one, plan = [], []
+        for _ in range(4):
+            batch.inference_plan = lambda device, workers: (1, None)
+            one.append(time_end_to_end(model, paths, 1, 1))
+            batch.inference_plan = planned
+            plan.append(time_end_to_end(model, paths, 1, 1))
+        print(
+            f"{name}: one pass on all threads {statistics.median(one):.1f} images/s "
+            f"{[round(x, 1) for x in one]} | bwcolor's plan {statistics.median(plan):.1f} "
+            f"{[round(x, 1) for x in plan]}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
