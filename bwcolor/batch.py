@@ -51,7 +51,7 @@ def inference_plan(device, workers: int) -> tuple[int, int | None]:
     the rest (16 cores: 12; with all 16, the file threads stalled OpenMP's statically split work
     and the pipeline ran 2-3.8x slower). Where they cannot (2 or 4 cores), two forward passes run
     at once on half the cores each: a file thread taking a core then slows one pass instead of
-    stalling both halves of a split one (2 cores: 1.4-1.8x more images per second end to end).
+    stalling both halves of a split one (2 cores: 1.3-1.7x more images per second end to end).
     An explicit OMP_NUM_THREADS is left as it is, with one pass at a time. docs/benchmarks.md.
     """
     if device.type != "cpu" or "OMP_NUM_THREADS" in os.environ:
@@ -284,8 +284,8 @@ def run_jobs(
                     encoding.append((item.job, encoders.submit(_encode, item, ab_one, options, label)))
 
         def infer(items: list[_Decoded]) -> None:
-            batch = np.stack([it.net_input for it in items])
-            inferring.append((items, inference.submit(core.predict_ab, model, batch)))
+            inputs = np.stack([it.net_input for it in items])
+            inferring.append((items, inference.submit(core.predict_ab, model, inputs)))
             encode_inferred(keep=streams - 1)
             drain_encoded(keep=window)
 

@@ -68,8 +68,8 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps; auto takes a 
 Precision = Annotated[
     str,
     typer.Option(
-        help="Arithmetic of the network: fp32, fp16 or bf16 (GPU: autocast); auto: the fastest "
-        "that keeps the result (docs/benchmarks.md)."
+        help="Arithmetic of the network: fp32, fp16 (GPU) or bf16, by autocast; auto: fp32 (fp16 "
+        "gained nothing end to end on a GPU; docs/benchmarks.md)."
     ),
 ]
 RenderSize = Annotated[

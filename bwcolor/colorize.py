@@ -59,7 +59,7 @@ def model_device(model: nn.Module) -> torch.device:
 
 #: Per device type, the multiple the network's input sides are padded to. On CUDA, cuDNN
 #: prepares its kernels for each new input shape: a first forward pass at a new shape took 1-3 s
-#: for effnet_unet on an H200 (then 6-8 ms), so a folder of photos of many aspect ratios crawled
+#: for effnet_unet on an H200 (then 5.5-8.3 ms), so a folder of photos of many aspect ratios crawled
 #: (2.5 images/s against about 200 for one shape; docs/benchmarks.md). Padded to multiples of
 #: 64, a render size of 256 gives at most 7 shapes. Elsewhere new shapes cost milliseconds.
 SHAPE_STEP = {"cuda": 64}
