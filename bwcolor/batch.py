@@ -235,8 +235,9 @@ def run_jobs(
     render_size = core.render_size_of(model, options.render_size)
     norm = core.normalisation_of(model)
     label = model_label(model) if options.provenance else None
-    workers = options.workers or default_workers(core.model_device(model))
-    streams, threads = inference_plan(core.model_device(model), workers)
+    device = core.model_device(model)
+    workers = options.workers or default_workers(device)
+    streams, threads = inference_plan(device, workers)
     window = max(2, workers * 2 + options.batch_size * streams)
     start = time.perf_counter()
 

@@ -268,7 +268,8 @@ def colorize(
         done = progress.tasks[0].completed + 1
         progress.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
 
-    removed = remove_stale_temporaries({job.output.parent for job in jobs})
+    out_folders = {job.output.parent for job in jobs}
+    removed = remove_stale_temporaries(out_folders)
     if removed and not quiet:
         err.print(
             f"bwcolor: note: removed {removed} partial file(s) left by an interrupted run", markup=False
@@ -297,7 +298,7 @@ def colorize(
         except KeyboardInterrupt:
             interrupted = True
     interrupted = interrupted or stop.is_set()
-    remove_stale_temporaries({job.output.parent for job in jobs})  # e.g. of a cluster worker that died
+    remove_stale_temporaries(out_folders)  # e.g. of a cluster worker that died
 
     if as_json:
         typer.echo(json.dumps({**summary.to_dict(), "output": str(output), "interrupted": interrupted}))
