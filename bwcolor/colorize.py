@@ -127,10 +127,10 @@ def colorized_pixels(
         ab_small = ab_small * np.float32(saturation)
     height, width = picture.height, picture.width
     out = np.empty((height, width, 3), dtype)
-    wide = lab.widen_ab(ab_small, width)
+    tall = lab.heighten_ab(ab_small, height)
     for r0 in range(0, height, BAND_ROWS):
         rows = slice(r0, min(height, r0 + BAND_ROWS))
-        rgb = lab.merge_lab(lightness_rows(picture.pixels[rows]), lab.ab_rows(wide, height, rows))
+        rgb = lab.merge_lab(lightness_rows(picture.pixels[rows]), lab.ab_rows(tall, width, rows))
         out[rows] = rgb if np.dtype(dtype).kind == "f" else from_float(rgb, dtype)
     return out
 

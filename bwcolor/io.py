@@ -119,7 +119,9 @@ def from_float(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
         and values.ndim == 3
         and values.shape[2] <= 4
     ):
-        return cv2.convertScaleAbs(np.maximum(values, 0.0, dtype=np.float32), alpha=255.0)  # 25x faster
+        # 25x faster than numpy; negatives zeroed first (convertScaleAbs takes absolute values)
+        positive = cv2.threshold(values, 0.0, 0.0, cv2.THRESH_TOZERO)[1]
+        return cv2.convertScaleAbs(positive, alpha=255.0)
     top = 255 if np.dtype(dtype) == np.uint8 else 65535
     return (np.clip(values, 0.0, 1.0) * top + 0.5).astype(dtype)
 

@@ -107,30 +107,22 @@ def upsample_ab(ab: np.ndarray, height: int, width: int, rows: slice = slice(Non
 
     The same values as ``cv2.resize`` with ``INTER_LINEAR`` (pixel centres aligned, edges
     clamped), computable for a band of rows at a time, so that a huge scan never needs its whole
-    full-resolution ab in memory (see :func:`widen_ab` and :func:`ab_rows`).
+    full-resolution ab in memory (see :func:`heighten_ab` and :func:`ab_rows`).
     """
-    return ab_rows(widen_ab(ab, width), height, rows)
+    return ab_rows(heighten_ab(ab, height), width, rows)
 
 
-def widen_ab(ab: np.ndarray, width: int) -> np.ndarray:
-    """The separable filter's first pass: ab (h, w, 2) resized to the full width (h, width, 2)."""
-    return cv2.resize(ab, (width, ab.shape[0]), interpolation=cv2.INTER_LINEAR)
+def heighten_ab(ab: np.ndarray, height: int) -> np.ndarray:
+    """The separable filter's first pass: ab (h, w, 2) resized to the full height (height, w, 2),
+    still at the network's width (small: a 12000-row scan at render size 256 gives 24 MB)."""
+    return cv2.resize(ab, (ab.shape[1], height), interpolation=cv2.INTER_LINEAR)
 
 
-def ab_rows(wide: np.ndarray, height: int, rows: slice = slice(None)) -> np.ndarray:
-    """The second pass, for ``rows`` of the full height only: (rows, width, 2)."""
-    r0, r1, _ = rows.indices(height)
-    y0, y1, wy = _linear_taps(height, wide.shape[0])
-    wy = wy[r0:r1, None, None]
-    return wide[y0[r0:r1]] * (1 - wy) + wide[y1[r0:r1]] * wy
-
-
-@lru_cache(maxsize=8)
-def _linear_taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each output index: the two input indices and the weight of the second."""
-    src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
-    i0 = np.floor(src).astype(np.intp)
-    return i0, np.minimum(i0 + 1, n_in - 1), (src - i0).astype(np.float32)
+def ab_rows(tall: np.ndarray, width: int, rows: slice = slice(None)) -> np.ndarray:
+    """The second pass, for ``rows`` of the full height only: (rows, width, 2). Each row is
+    widened on its own (a resize to the same number of rows leaves rows as they are)."""
+    band = tall[rows]
+    return cv2.resize(band, (width, band.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 _JUST_ABOVE_0 = (float(np.nextafter(np.float32(0), np.float32(1))),) * 3
@@ -183,7 +175,7 @@ def _gray_lut(levels: int) -> np.ndarray:
 def lightness_of_gray(pixels: np.ndarray) -> np.ndarray:
     """CIE L (H, W) of gray pixels: uint8/uint16 through an exact lookup table, float directly."""
     if pixels.dtype == np.uint8:
-        return _gray_lut(256)[pixels]
+        return cv2.LUT(pixels, _gray_lut(256))  # 4-5x faster than numpy's indexing
     if pixels.dtype == np.uint16:
         return _gray_lut(65536)[pixels]
     return gray_to_lightness(pixels)
