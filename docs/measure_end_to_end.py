@@ -19,14 +19,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import torch
 
 from bwcolor import lab, load_model
 from bwcolor.batch import default_workers, inference_plan, torch_threads
-from bwcolor.benchmark import gflops_per_image, time_end_to_end, time_forward
+from bwcolor.benchmark import gflops_per_image, gray_jpegs, time_end_to_end, time_forward
 from bwcolor.colorize import render_size_of
-from bwcolor.inputs import expand_inputs
 
 
 def planned_rate(model, shape: tuple[int, int], passes: int = 24, repeats: int = 3) -> float:
@@ -51,16 +49,10 @@ def planned_rate(model, shape: tuple[int, int], passes: int = 24, repeats: int =
 
 def main() -> None:
     photos, models = sys.argv[1], sys.argv[2:]
-    sources, _ = expand_inputs([photos])
     streams, threads = inference_plan(torch.device("cpu"), default_workers(torch.device("cpu")))
     plan = f"{streams} at once x {threads or torch.get_num_threads()} threads"
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i, source in enumerate(sources[:24]):
-            gray = cv2.imread(str(source.path), cv2.IMREAD_GRAYSCALE)
-            path = Path(tmp) / f"{i:02d}.jpg"
-            cv2.imwrite(str(path), cv2.resize(gray, (768, 512), interpolation=cv2.INTER_AREA))
-            paths.append(path)
+        paths = gray_jpegs(photos, Path(tmp), 24)
         print(
             f"| model | GFLOPs/image | model ms/image, {torch.get_num_threads()} threads | GFLOP/s | "
             f"model images/s, {plan} | end-to-end images/s | share of model-only: "

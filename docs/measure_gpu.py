@@ -18,15 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from bwcolor import lab, load_model
-from bwcolor.benchmark import gflops_per_image, time_end_to_end, time_forward
+from bwcolor.benchmark import gflops_per_image, gray_jpegs, time_end_to_end, time_forward
 from bwcolor.colorize import luminance, network_input, normalisation_of, predict_ab, render_size_of
 from bwcolor.device import environment
-from bwcolor.inputs import expand_inputs
 from bwcolor.io import read_image
 
 MODELS = ("baseline", "fusion", "effnet_unet")
@@ -36,17 +34,6 @@ E2E_PRECISIONS = ("fp32", "fp16")
 E2E_BATCHES = (1, 8, 32)
 E2E_WORKERS = (2, 4, 8, 12)
 DEVICE = "cuda"
-
-
-def gray_jpegs(photos: str, folder: Path, count: int = 64) -> list[Path]:
-    sources, _ = expand_inputs([photos])
-    paths = []
-    for i, source in enumerate(sources[:count]):
-        gray = cv2.imread(str(source.path), cv2.IMREAD_GRAYSCALE)
-        path = folder / f"{i:02d}.jpg"
-        cv2.imwrite(str(path), cv2.resize(gray, (768, 512), interpolation=cv2.INTER_AREA))
-        paths.append(path)
-    return paths
 
 
 def model_only(results: dict) -> None:
@@ -121,7 +108,7 @@ def main() -> None:
     }
     print(json.dumps(results["environment"]))
     with tempfile.TemporaryDirectory() as tmp:
-        paths = gray_jpegs(photos, Path(tmp))
+        paths = gray_jpegs(photos, Path(tmp), 64)
         for stage in (model_only, lambda r: precision_error(paths, r), lambda r: end_to_end(paths, r)):
             stage(results)
             out.write_text(json.dumps(results, indent=1))

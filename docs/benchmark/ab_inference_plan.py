@@ -9,23 +9,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
-
 from bwcolor import batch, load_model
-from bwcolor.benchmark import time_end_to_end
-from bwcolor.inputs import expand_inputs
+from bwcolor.benchmark import gray_jpegs, time_end_to_end
 
 
 def main() -> None:
     photos, models = sys.argv[1], sys.argv[2:]
     tmp = Path(tempfile.mkdtemp())
-    sources, _ = expand_inputs([photos])
-    paths = []
-    for i, source in enumerate(sources[:24]):
-        gray = cv2.imread(str(source.path), cv2.IMREAD_GRAYSCALE)
-        path = tmp / f"{i:02d}.jpg"
-        cv2.imwrite(str(path), cv2.resize(gray, (768, 512), interpolation=cv2.INTER_AREA))
-        paths.append(path)
+    paths = gray_jpegs(photos, tmp, 24)
     planned = batch.inference_plan
     for name in models:
         model = load_model(name)

@@ -29,7 +29,7 @@ import torch
 from bwcolor import batch, load_model
 from bwcolor import colorize as core
 from bwcolor.batch import Job, Options, run_jobs
-from bwcolor.inputs import expand_inputs
+from bwcolor.benchmark import gray_jpegs
 from bwcolor.io import read_image, write_image
 
 
@@ -95,14 +95,8 @@ def in_run(model, paths: list[Path], out: Path) -> tuple[float, float, dict[str,
 
 def main() -> None:
     photos, models = sys.argv[1], sys.argv[2:]
-    sources, _ = expand_inputs([photos])
     tmp = Path(tempfile.mkdtemp())
-    paths = []
-    for i, source in enumerate(sources[:24]):
-        gray = cv2.imread(str(source.path), cv2.IMREAD_GRAYSCALE)
-        path = tmp / f"{i:02d}.jpg"
-        cv2.imwrite(str(path), cv2.resize(gray, (768, 512), interpolation=cv2.INTER_AREA))
-        paths.append(path)
+    paths = gray_jpegs(photos, tmp, 24)
     out = tmp / "out"
     out.mkdir()
     print(f"{torch.get_num_threads()} torch threads, {len(paths)} photos; core-ms per image")
