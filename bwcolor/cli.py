@@ -10,6 +10,7 @@ import contextlib
 import json
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -341,6 +342,7 @@ def _print_summary(summary, output: Path, interrupted: bool) -> None:
 
 @app.command()
 def train(
+    ctx: typer.Context,
     data: Annotated[
         list[str] | None,
         typer.Argument(help="Folders (recursive), files or globs of colour photos.", show_default=False),
@@ -354,8 +356,8 @@ def train(
         ),
     ] = Path("model.safetensors"),
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Network to train: baseline, fusion or effnet_unet.")
-    ] = "baseline",
+        str, typer.Option("--model", "-m", help="Network to train: effnet_unet, fusion or baseline.")
+    ] = "effnet_unet",
     backbone: Annotated[
         str, typer.Option(help="fusion only: efficientnet_lite0 or inception_resnet_v2.")
     ] = "efficientnet_lite0",
@@ -402,6 +404,24 @@ def train(
     max_images: Annotated[
         int | None, typer.Option(min=1, help="Use at most this many training images.")
     ] = None,
+    max_per_source: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Balance the sources: each DATA argument gives an epoch at most this many images, "
+            "a new random draw every epoch.",
+        ),
+    ] = None,
+    val_limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Validate on at most this many held-out images, taken in turn from each source."
+        ),
+    ] = None,
+    checkpoint_minutes: Annotated[
+        float,
+        typer.Option(min=0.0, help="Also save the resumable checkpoint this often within an epoch."),
+    ] = 10.0,
     cache_dir: Annotated[
         Path | None,
         typer.Option(help="Decoded-image and embedding cache. Default: ~/.cache/bwcolor or $BWCOLOR_CACHE."),
@@ -413,10 +433,12 @@ def train(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-epoch lines.")] = False,
 ) -> None:
-    """Train a network on any folder of colour photos (MSE on Lab ab, as the paper).
+    """Train a network on any folder of colour photos: L in, ab out.
 
-    Writes the best checkpoint (by validation loss) to --output, a resumable *.last.safetensors
-    beside it after every epoch and on Ctrl-C, a *.log.jsonl and a *.loss.png.
+    Writes the best checkpoint (by validation loss) to --output, and beside it a resumable
+    *.last.safetensors (after every epoch, every --checkpoint-minutes, and on Ctrl-C or SIGTERM),
+    a *.log.jsonl and a *.loss.png. The loss is the model's: cross-entropy over ab colour classes
+    for effnet_unet, MSE on ab for baseline and fusion (the paper's), unless --head says otherwise.
     """
     from bwcolor import dataset
     from bwcolor.distributed import rank_from_environment
@@ -434,11 +456,14 @@ def train(
 
     def on_event(kind: str, **ev) -> None:
         nonlocal task
-        if kind in ("scan", "embeddings"):
-            label = "reading images" if kind == "scan" else "backbone embeddings"
-            task = progress.add_task(label, total=ev["total"], info="")
-        elif kind == "scanned":
-            progress.advance(task)
+        if kind == "phase":
+            if task is not None:
+                progress.update(task, visible=False)
+            task = progress.add_task(ev["name"], total=ev["total"], info="")
+        elif kind == "advance":
+            progress.advance(task, ev["n"])
+        elif kind == "checkpoint":
+            progress.update(task, info=f"checkpoint saved {time.strftime('%H:%M')}")
         elif kind == "data":
             s = ev["summary"]
             progress.console.print(
@@ -446,9 +471,17 @@ def train(
                 f"near-grayscale, {s.skipped_unreadable} unreadable; decoded {s.decoded} (rest from cache)",
                 markup=False,
             )
+            if len(s.sources) > 1:
+                for name, counts in s.sources.items():
+                    progress.console.print(
+                        f"  {printable(name)}: {counts['train']} train, {counts['val']} validation",
+                        markup=False,
+                    )
             for problem in s.problems:
                 progress.console.print(f"bwcolor: skipped: {problem}", markup=False)
         elif kind == "epoch_start":
+            if task is not None:
+                progress.update(task, visible=False)
             task = progress.add_task(
                 f"epoch {ev['epoch'] + 1}/{ev['epochs']}", total=ev["batches"], completed=ev["done"], info=""
             )
@@ -475,7 +508,17 @@ def train(
     try:
         with progress:
             if resume is not None:
-                result = run_training(resume=resume, on_event=on_event, device=device, workers=workers)
+                given = {
+                    name: value
+                    for name, value in ctx.params.items()
+                    if name not in ("data", "resume", "quiet")
+                    and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+                }
+                if given.get("cache_dir") is not None:
+                    given["cache_dir"] = str(given["cache_dir"])
+                if data:
+                    given["data"] = list(data)
+                result = run_training(resume=resume, on_event=on_event, **given)
             else:
                 cfg = TrainConfig(
                     data=list(data), output=str(output), model=model, backbone=backbone,
@@ -483,29 +526,36 @@ def train(
                     epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                     embedding_dropout=embedding_dropout, patience=patience, head=head, rebalance=rebalance, seed=seed,
                     val_fraction=val_fraction,
-                    val=list(val) if val else None, max_images=max_images,
+                    val=list(val) if val else None, max_images=max_images, max_per_source=max_per_source,
+                    val_limit=val_limit, checkpoint_minutes=checkpoint_minutes,
                     cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
                 )  # fmt: skip
                 result = run_training(cfg, on_event=on_event)
     except TrainingInterrupted as exc:
         err.print(f"bwcolor: {exc}", markup=False)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(128 + int(exc.signum)) from None
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
     if rank_from_environment() != 0:
         return
-    err.print(
-        f"best checkpoint: {result['best']} (loss {result['best_val_loss']:.5f}"
-        + (
-            f"; gray baseline MSE {result['gray_val_loss']:.5f}"
-            if result["gray_val_loss"] is not None
-            else ""
-        )
-        + f"); "
-        f"last: {result['last']}; log: {result['log']}"
-        + (f"; plot: {result['plot']}" if result["plot"] else ""),
-        markup=False,
+    err.print(_training_summary(result), markup=False)
+
+
+def _training_summary(result: dict) -> str:
+    """The final line: the best epoch's validation figures beside gray's, each named."""
+    history = result["history"]
+    scored = [h for h in history if h["val_loss"] is not None]
+    where = f"last: {result['last']}; log: {result['log']}" + (
+        f"; plot: {result['plot']}" if result["plot"] else ""
     )
+    if not scored:
+        return f"best checkpoint: {result['best']} (no validation set; training {result['loss_name']} "
+        f"{result['best_val_loss']:.5f}); {where}"
+    best = min(scored, key=lambda h: h["val_loss"])
+    figures = f"validation MSE on ab {best['val_mse']:.5f} (gray, a=b=0: {result['gray_val_loss']:.5f})"
+    if best["val_mse"] != best["val_loss"]:
+        figures += f", validation {result['loss_name']} {best['val_loss']:.4f}"
+    return f"best checkpoint: {result['best']} (epoch {best['epoch']}: {figures}); {where}"
 
 
 def _eval_paths(data: list[str], val_fraction: float | None, limit: int | None) -> list[Path]:

@@ -2,8 +2,16 @@
 
 * Each image is identified by the SHA-256 of its bytes: the train/validation split is decided by
   that hash (stable when files are added or renamed), and the cache is keyed by it.
-* The cache holds each image resized once (short side ``cache_side``) as an ``.npy`` file, loaded
-  with ``allow_pickle=False``; later epochs and later runs never decode the original again.
+* The cache holds each image resized once (short side at most ``cache_side``; smaller photos are
+  kept at their size) as an ``.npy`` file, loaded with ``allow_pickle=False``; later epochs and
+  later runs never decode the original again.
+* Nothing is held in memory for the whole run: an :class:`ImageSet` names cache entries, and a
+  batch loads the ones it needs (the operating system's page cache keeps the hot ones). Memory
+  therefore does not grow with the number of photos.
+* Hashing and decoding into the cache run in worker processes (joblib), in chunks, so a folder of
+  150,000 photos uses every core and reports progress as it goes.
+* Each DATA argument is a *source*; :func:`epoch_indices` can cap how many images each source
+  gives an epoch, drawing a new subset every epoch, so a large source does not drown a small one.
 * Grayscale or near-grayscale photos (nothing to learn) and unreadable files are skipped and
   counted, never fatal.
 """
@@ -12,19 +20,26 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+import shutil
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from bwcolor import lab
-from bwcolor.errors import ImageError
-from bwcolor.io import read_image, to_float
+from bwcolor.errors import ImageError, UsageError
+from bwcolor.io import read_image, to_float, write_atomic
 
 #: An image whose a and b both have a standard deviation below this is near-grayscale.
 MIN_AB_STD = 2.0
 DEFAULT_CACHE = Path(os.environ.get("BWCOLOR_CACHE", Path.home() / ".cache" / "bwcolor"))
+#: Files per task sent to a worker process (progress advances by a chunk at a time).
+CHUNK = 64
+#: Below this many files, hashing and decoding run in this process (starting workers costs more).
+PARALLEL_FROM = 512
+#: Disk space left free when filling the cache.
+DISK_MARGIN = 1 << 30
 
 
 @dataclass
@@ -35,12 +50,20 @@ class DataSummary:
     skipped_gray: int = 0
     skipped_unreadable: int = 0
     decoded: int = 0  # cache misses: files decoded in this run
+    sources: dict[str, dict[str, int]] = field(default_factory=dict)  # per source: train, val
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["problems"] = self.problems[:20]
         return d
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: Path
+    source: str  # the DATA argument it was found through
+    is_val: bool = False
 
 
 def content_hash(path: Path) -> str:
@@ -68,108 +91,287 @@ def resize_short_side(rgb: np.ndarray, side: int) -> np.ndarray:
     return lab.resize(rgb, max(side, round(h * scale)), max(side, round(w * scale)))
 
 
-def cached_image(
-    path: Path, digest: str, side: int, cache_dir: Path, summary: DataSummary
-) -> np.ndarray | None:
-    """The image as uint8 RGB with short side ``side``, from the cache or decoded once into it.
+def cache_entry(cache_dir: Path, digest: str, side: int) -> Path:
+    return cache_dir / digest[:2] / f"{digest}-{side}.npy"
 
-    Returns None (and counts why) for unreadable and near-grayscale images; both outcomes are
-    cached too, so a second run decodes nothing.
+
+def cache_image(path: Path, digest: str, side: int, cache_dir: Path) -> tuple[str, str]:
+    """Decode ``path`` into the cache (short side at most ``side``, uint8 RGB) unless it is there.
+
+    Returns ``(status, detail)``: ("ok" | "cached", ""), ("gray", "") or ("unreadable", cause).
+    Both skips are remembered in the cache too (a marker file, or the error's text), so a second
+    run decodes nothing.
     """
-    entry = cache_dir / digest[:2] / f"{digest}-{side}.npy"
-    gray_marker = entry.with_suffix(".gray")
+    entry = cache_entry(cache_dir, digest, side)
+    gray_marker, bad_marker = entry.with_suffix(".gray"), entry.with_suffix(".unreadable")
     if gray_marker.exists():
-        summary.skipped_gray += 1
-        return None
+        return "gray", ""
+    if bad_marker.exists():
+        return "unreadable", bad_marker.read_text(errors="replace")
     if entry.exists():
-        try:
-            return np.load(entry, allow_pickle=False)
-        except (OSError, ValueError):
-            entry.unlink(missing_ok=True)  # a damaged cache entry is simply rebuilt
+        return "cached", ""
     try:
         picture = read_image(path)
     except ImageError as exc:
-        summary.skipped_unreadable += 1
-        summary.problems.append(f"{path}: {exc}")
-        return None
-    summary.decoded += 1
-    entry.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(bad_marker, str(exc).encode(), durable=False)
+        return "unreadable", str(exc)
     if picture.pixels.ndim == 2:
-        gray_marker.touch()
-        summary.skipped_gray += 1
-        return None
+        write_atomic(gray_marker, b"", durable=False)
+        return "gray", ""
     rgb = to_float(picture.pixels)
     if ab_spread(rgb) < MIN_AB_STD:
-        gray_marker.touch()
-        summary.skipped_gray += 1
-        return None
-    small = (resize_short_side(rgb, side) * 255 + 0.5).astype(np.uint8)
-    save_array(entry, small)
-    return small
+        write_atomic(gray_marker, b"", durable=False)
+        return "gray", ""
+    if min(rgb.shape[:2]) > side:
+        rgb = resize_short_side(rgb, side)
+    save_array(entry, (rgb * 255 + 0.5).astype(np.uint8))
+    return "ok", ""
 
 
 def save_array(entry: Path, array: np.ndarray) -> None:
     """Write a cache entry atomically (a concurrent or interrupted run never sees half a file)."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array, allow_pickle=False)
-    os.replace(tmp, entry)
+    write_atomic(entry, lambda f: np.save(f, array, allow_pickle=False), durable=False)
+
+
+def load_array(entry: Path) -> np.ndarray:
+    return np.load(entry, allow_pickle=False)
+
+
+class CachedImages(Sequence):
+    """The cached images of a set, loaded from disk when indexed (never all held in memory)."""
+
+    def __init__(self, entries: list[Path]):
+        self.entries = entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [load_array(e) for e in self.entries[i]]
+        return load_array(self.entries[int(i)])
 
 
 @dataclass
 class ImageSet:
-    images: list[np.ndarray]
-    digests: list[str]
-    paths: list[Path]
+    digests: list[str] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    entries: list[Path] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.digests)
+
+    @property
+    def images(self) -> CachedImages:
+        return CachedImages(self.entries)
+
+    def add(self, digest: str, file: DataFile, entry: Path) -> None:
+        self.digests.append(digest)
+        self.paths.append(file.path)
+        self.sources.append(file.source)
+        self.entries.append(entry)
+
+    def source_indices(self) -> dict[str, np.ndarray]:
+        """Indices of the images of each source, in set order."""
+        names = np.array(self.sources, dtype=object)
+        return {s: np.flatnonzero(names == s) for s in dict.fromkeys(self.sources)}
+
+
+def _hash_chunk(paths: list[Path]) -> list[tuple[str | None, int, int]]:
+    """(digest, or None if unreadable; pixels; long side) per file; sizes 0 where Pillow cannot
+    read the header (the decode will say why)."""
+    from PIL import Image
+
+    out = []
+    for p in paths:
+        try:
+            digest = content_hash(p)
+        except OSError:
+            out.append((None, 0, 0))
+            continue
+        try:
+            with Image.open(p) as im:
+                w, h = im.size
+        except Exception:  # noqa: BLE001 - any file Pillow cannot open
+            w = h = 0
+        out.append((digest, w * h, max(w, h)))
+    return out
+
+
+def _decode_chunk(items: list[tuple[Path, str]], side: int, cache_dir: Path) -> list[tuple[str, str]]:
+    return [cache_image(p, d, side, cache_dir) for p, d in items]
+
+
+def _in_chunks(items: list, fn: Callable, jobs: int, progress: Callable[[int], None] | None, *args) -> list:
+    """``fn(chunk, *args)`` over chunks of ``items`` (in worker processes when there are many),
+    results flattened in order; ``progress(n)`` after each chunk."""
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+    if jobs > 1 and len(items) >= PARALLEL_FROM:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=jobs, return_as="generator")(delayed(fn)(c, *args) for c in chunks)
+    else:
+        results = (fn(c, *args) for c in chunks)
+    out = []
+    for chunk, result in zip(chunks, results, strict=True):
+        out.extend(result)
+        if progress is not None:
+            progress(len(chunk))
+    return out
+
+
+def _cache_bytes(pixels: int, long_side: int, side: int) -> int:
+    """Bytes an image of ``pixels`` (long side ``long_side``) takes in the cache at ``side``."""
+    if not pixels:
+        return 0
+    short = pixels // long_side
+    if short <= side:
+        return pixels * 3
+    return side * round(long_side * side / short) * 3
+
+
+def check_disk(cache_dir: Path, needed: int) -> None:
+    """Refuse before starting when the cache would not fit on its disk."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(cache_dir).free
+    if needed + DISK_MARGIN > free:
+        raise UsageError(
+            f"the image cache needs about {needed / 1e9:.1f} GB more in {cache_dir}, but only "
+            f"{free / 1e9:.1f} GB are free (keeping {DISK_MARGIN / 1e9:.0f} GB spare): free some space "
+            "or choose another --cache-dir"
+        )
 
 
 def load_images(
-    paths: Iterable[Path],
+    files: Iterable[DataFile],
     side: int,
     cache_dir: Path,
     val_fraction: float,
-    val_paths: Iterable[Path] | None = None,
     max_images: int | None = None,
-    progress=None,
+    val_limit: int | None = None,
+    jobs: int = 1,
+    on_event: Callable[..., None] | None = None,
 ) -> tuple[ImageSet, ImageSet, DataSummary]:
-    """Load (through the cache) the training and validation images.
+    """Hash, split and cache the training and validation images.
 
-    Validation is ``val_paths`` when given, else the files whose hash falls in ``val_fraction``.
-    ``max_images`` keeps the first N training images in hash order (a stable subset).
+    Files marked ``is_val`` are validation; the others are split by ``val_fraction`` of the
+    hash range. ``max_images`` keeps the first N training images in hash order (a stable subset);
+    ``val_limit`` keeps at most N validation images, taken in turn from each source (hash order
+    within each), so every source is represented. ``on_event(kind, **info)`` reports progress:
+    ``("phase", name=, total=)`` then ``("advance", n=)`` for hashing and decoding.
     """
+    emit = on_event or (lambda *a, **k: None)
     summary = DataSummary()
-    paths = list(paths)
-    val_paths = list(val_paths) if val_paths is not None else None
-    entries = [(p, content_hash(p), False) for p in paths]
-    if val_paths is not None:
-        entries += [(p, content_hash(p), True) for p in val_paths]
-    else:
-        entries = [(p, d, in_validation(d, val_fraction)) for p, d, _ in entries]
-    seen: set[str] = set()
-    unique = []
-    for p, d, is_val in sorted(entries, key=lambda e: e[1]):
-        if d not in seen:  # byte-identical duplicates are used once
-            seen.add(d)
-            unique.append((p, d, is_val))
-    summary.found = len(unique)
-    train, val = ImageSet([], [], []), ImageSet([], [], [])
-    for p, d, is_val in unique:
-        target = val if is_val else train
-        if not is_val and max_images is not None and len(train) >= max_images:
+    files = list(files)
+    emit("phase", name="hashing", total=len(files))
+    hashed = _in_chunks([f.path for f in files], _hash_chunk, jobs, lambda n: emit("advance", n=n))
+    entries: dict[str, tuple[DataFile, bool, int, int]] = {}
+    for f, (digest, pixels, long_side) in zip(files, hashed, strict=True):
+        if digest is None:
+            summary.skipped_unreadable += 1
+            summary.problems.append(f"{f.path}: cannot read")
             continue
-        img = cached_image(p, d, side, cache_dir, summary)
-        if img is not None:
-            target.images.append(img)
-            target.digests.append(d)
-            target.paths.append(p)
-        if progress is not None:
-            progress()
+        is_val = f.is_val or in_validation(digest, val_fraction)
+        if digest not in entries:  # byte-identical duplicates are used once
+            entries[digest] = (f, is_val, pixels, long_side)
+    summary.found = len(entries) + summary.skipped_unreadable
+    order = sorted(entries)
+    train_digests = [d for d in order if not entries[d][1]]
+    if max_images is not None:
+        train_digests = train_digests[:max_images]
+    val_digests = _round_robin([d for d in order if entries[d][1]], lambda d: entries[d][0].source, val_limit)
+    wanted = train_digests + val_digests
+
+    todo = [d for d in wanted if not _known(cache_dir, d, side)]
+    check_disk(cache_dir, sum(_cache_bytes(entries[d][2], entries[d][3], side) for d in todo))
+    emit("phase", name="decoding into the cache", total=len(wanted))
+    emit("advance", n=len(wanted) - len(todo))
+    decoded = dict(
+        zip(
+            todo,
+            _in_chunks(
+                [(entries[d][0].path, d) for d in todo],
+                _decode_chunk,
+                jobs,
+                lambda n: emit("advance", n=n),
+                side,
+                cache_dir,
+            ),
+            strict=True,
+        )
+    )
+    train, val = ImageSet(), ImageSet()
+    for d in wanted:
+        file, is_val = entries[d][0], entries[d][1]
+        status, detail = decoded.get(d) or cache_image(file.path, d, side, cache_dir)
+        summary.decoded += status == "ok"
+        if status == "gray":
+            summary.skipped_gray += 1
+        elif status == "unreadable":
+            summary.skipped_unreadable += 1
+            summary.problems.append(f"{file.path}: {detail}")
+        else:
+            (val if is_val else train).add(d, file, cache_entry(cache_dir, d, side))
     summary.train, summary.val = len(train), len(val)
+    for name in dict.fromkeys(f.source for f in files):
+        summary.sources[name] = {"train": train.sources.count(name), "val": val.sources.count(name)}
     return train, val, summary
+
+
+def _known(cache_dir: Path, digest: str, side: int) -> bool:
+    entry = cache_entry(cache_dir, digest, side)
+    return any(p.exists() for p in (entry, entry.with_suffix(".gray"), entry.with_suffix(".unreadable")))
+
+
+def _round_robin(digests: list[str], source_of: Callable[[str], str], limit: int | None) -> list[str]:
+    """At most ``limit`` digests, one from each source in turn (all of them if ``limit`` is None)."""
+    if limit is None or len(digests) <= limit:
+        return digests
+    groups: dict[str, list[str]] = {}
+    for d in digests:
+        groups.setdefault(source_of(d), []).append(d)
+    picked: list[str] = []
+    for rank in range(max(len(g) for g in groups.values())):
+        for group in groups.values():
+            if rank < len(group) and len(picked) < limit:
+                picked.append(group[rank])
+    return sorted(picked)
+
+
+def epoch_indices(images: ImageSet, seed: int, epoch: int, max_per_source: int | None = None) -> np.ndarray:
+    """The training order of ``epoch``: a permutation of the set, or, with ``max_per_source``,
+    of at most that many images from each source.
+
+    A capped source is walked through a shuffled order, ``max_per_source`` images an epoch,
+    reshuffled each time it has been seen whole: every image is seen before any is seen twice.
+    """
+    rng = np.random.default_rng([seed, epoch, 1 << 31])
+    if max_per_source is None:
+        return rng.permutation(len(images))
+    chosen = [
+        idx if len(idx) <= max_per_source else _cycle(idx, max_per_source, epoch, [seed, s])
+        for s, idx in enumerate(images.source_indices().values())
+    ]
+    return rng.permutation(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+
+
+def _cycle(idx: np.ndarray, per_epoch: int, epoch: int, key: list[int]) -> np.ndarray:
+    """Epoch ``epoch``'s slice of the endless sequence of shuffles of ``idx``."""
+    positions = np.arange(epoch * per_epoch, (epoch + 1) * per_epoch)
+    passes = positions // len(idx)
+    out = np.empty(per_epoch, np.int64)
+    for p in np.unique(passes):
+        here = passes == p
+        shuffled = np.random.default_rng([*key, int(p), 1 << 30]).permutation(idx)
+        out[here] = shuffled[positions[here] % len(idx)]
+    return out
+
+
+def epoch_size(images: ImageSet, max_per_source: int | None = None) -> int:
+    if max_per_source is None:
+        return len(images)
+    return sum(min(len(i), max_per_source) for i in images.source_indices().values())
 
 
 def lab_pair(rgb_u8: np.ndarray, norm: lab.Normalisation) -> tuple[np.ndarray, np.ndarray]:
@@ -201,33 +403,8 @@ def center_crop(img: np.ndarray, size: int) -> np.ndarray:
     return img[y : y + size, x : x + size]
 
 
-#: Fixed views of each image for models whose encoder features are cached: three square crops
-#: (start, centre and end of the long side) x (as is, mirrored). View 2 is :func:`center_crop`.
-VIEWS = 6
-CENTRE_VIEW = 2
-
-
-def view_crop(img: np.ndarray, size: int, view: int) -> np.ndarray:
-    """View ``view`` (0..VIEWS-1) of an image, size x size."""
-    img = resize_short_side(img, size)
-    h, w = img.shape[:2]
-    where, flip = divmod(view, 2)
-    y = [0, (h - size) // 2, h - size][where]
-    x = [0, (w - size) // 2, w - size][where]
-    crop = img[y : y + size, x : x + size]
-    return np.ascontiguousarray(crop[:, ::-1]) if flip else crop
-
-
-def view_batch(
-    images: list[np.ndarray], indices: np.ndarray, views: np.ndarray, size: int, norm: lab.Normalisation
-) -> tuple[np.ndarray, np.ndarray]:
-    """L (B, 1, s, s) and ab (B, 2, s, s) of the given views of the given images."""
-    pairs = [lab_pair(view_crop(images[i], size, int(v)), norm) for i, v in zip(indices, views, strict=True)]
-    return np.stack([p[0][None] for p in pairs]), np.stack([p[1] for p in pairs])
-
-
 def training_batch(
-    images: list[np.ndarray],
+    images: Sequence[np.ndarray],
     indices: np.ndarray,
     size: int,
     rng: np.random.Generator,
@@ -248,8 +425,8 @@ def training_batch(
 
 
 def validation_arrays(
-    images: list[np.ndarray], size: int, norm: lab.Normalisation
+    images: Sequence[np.ndarray], size: int, norm: lab.Normalisation
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic centre crops of the validation images: L (N, 1, s, s), ab (N, 2, s, s)."""
-    pairs = [lab_pair(np.ascontiguousarray(center_crop(img, size)), norm) for img in images]
+    pairs = [lab_pair(np.ascontiguousarray(center_crop(images[i], size)), norm) for i in range(len(images))]
     return np.stack([p[0][None] for p in pairs]), np.stack([p[1] for p in pairs])

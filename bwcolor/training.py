@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,11 +45,20 @@ EMBEDDING_BATCH = 32
 
 
 class TrainingInterrupted(BwcolorError):
-    """Ctrl-C during training: a resumable checkpoint was saved (its path is ``self.path``)."""
+    """Ctrl-C or SIGTERM during training: a resumable checkpoint was saved (at ``self.path``)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, signum: int = signal.SIGINT):
         super().__init__(f"interrupted: resumable checkpoint saved to {path}; continue with --resume {path}")
         self.path = path
+        self.signum = signum
+
+
+class _Terminated(BaseException):
+    """Raised in the training loop by the SIGTERM handler (a KeyboardInterrupt for SIGTERM)."""
+
+
+#: Options that a resumed run may change; every other one would make it another run.
+RESUMABLE_OPTIONS = ("epochs", "device", "workers", "checkpoint_minutes", "cache_dir")
 
 
 @dataclass
@@ -70,9 +83,12 @@ class TrainConfig:
     val_fraction: float = 0.1
     val: list[str] | None = None
     max_images: int | None = None
+    max_per_source: int | None = None  # images each DATA argument gives an epoch at most
+    val_limit: int | None = None  # validation images at most, taken in turn from each source
     cache_dir: str = str(dataset.DEFAULT_CACHE)
     device: str = "auto"
     workers: int = 2
+    checkpoint_minutes: float = 10.0  # the resumable checkpoint is also saved this often mid-epoch
 
     def check(self) -> None:
         if self.image_size % SIZE_MULTIPLE or self.image_size < 16:
@@ -96,14 +112,24 @@ class TrainState:
     seconds: float = 0.0
     epoch_loss: float = 0.0  # loss summed over the images of the epoch in progress
     epoch_images: int = 0
+    epoch_seconds: float = 0.0  # training time of the epoch in progress, over all its sessions
     history: list[dict] = field(default_factory=list)
 
 
-def _paths(patterns: list[str], what: str) -> list[Path]:
-    sources, problems = expand_inputs(patterns)
-    if problems and not sources:
+def _data_files(patterns: list[str], what: str, is_val: bool = False) -> list[dataset.DataFile]:
+    """The image files of each pattern; each pattern is a source (for --max-per-source)."""
+    files, seen, problems = [], set(), []
+    for pattern in patterns:
+        sources, trouble = expand_inputs([pattern])
+        problems += trouble
+        for s in sources:
+            key = s.path.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(dataset.DataFile(s.path, pattern, is_val))
+    if problems and not files:
         raise UsageError(f"{what}: " + "; ".join(f"{p.input}: {p.message}" for p in problems))
-    return [s.path for s in sources]
+    return files
 
 
 def _build_model(cfg: TrainConfig):
@@ -122,17 +148,21 @@ def _build_model(cfg: TrainConfig):
         raise UsageError(str(exc.args[0] if exc.args else exc)) from None
 
 
-def rebalance_weights(images: list[np.ndarray], lam: float, scale: float, sigma: float = 0.5) -> torch.Tensor:
+def rebalance_weights(
+    images, lam: float, scale: float, sigma: float = 0.5, sample: int = 2000
+) -> torch.Tensor:
     """Per-grid-cell loss weights that make rare (saturated) colours count more (Zhang et al. 2016).
 
     The empirical ab distribution p of the training images is smoothed, mixed with a uniform one
     over the colours that occur, and inverted: w = 1 / ((1 - lam) p + lam / Q), scaled so that
-    the expected weight under p is 1. ``lam`` = 0.5 is Zhang et al.'s choice.
+    the expected weight under p is 1. ``lam`` = 0.5 is Zhang et al.'s choice. p is estimated on
+    at most ``sample`` images, evenly spread over the set.
     """
     import cv2
 
     counts = np.zeros(AB_CELLS * AB_CELLS, np.float64)
-    for img in images:
+    for i in np.unique(np.linspace(0, len(images) - 1, min(sample, len(images))).astype(int)):
+        img = images[i]
         ab = torch.from_numpy(dataset.lab.rgb_to_lab(img.astype(np.float32) / 255)[..., 1:] / scale)
         counts += np.bincount(
             grid_cell(ab.permute(2, 0, 1)[None], scale).ravel().numpy(), minlength=counts.size
@@ -178,78 +208,105 @@ def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tens
     opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
 
 
-def _embeddings(model, images: list[np.ndarray], with_flip: bool, cache_dir: Path, digests, tag: str, norm):
-    """Backbone logits for every image (and its mirror): (N, 2 or 1, 1000), cached on disk."""
-    out = []
-    todo = []
-    for i, d in enumerate(digests):
-        entry = cache_dir / d[:2] / f"{d}-{tag}.emb.npy"
-        if entry.exists():
-            out.append(np.load(entry, allow_pickle=False))
-        else:
-            out.append(None)
-            todo.append(i)
+def _embeddings(model, images: dataset.ImageSet, cache_dir: Path, tag: str, norm, emit) -> list[Path]:
+    """The cache entries of the backbone logits of every image and its mirror image ((2, 1000)
+    float16 each), computed where missing; loaded a batch at a time while training."""
+    entries = [cache_dir / d[:2] / f"{d}-{tag}.emb16.npy" for d in images.digests]
+    todo = [i for i, e in enumerate(entries) if not e.exists()]
+    emit("phase", name="backbone embeddings", total=len(entries))
+    emit("advance", n=len(entries) - len(todo))
     device = next(model.parameters()).device
+    size = model.backbone.input_size
     for start in range(0, len(todo), EMBEDDING_BATCH):
         chunk = todo[start : start + EMBEDDING_BATCH]
-        size = model.backbone.input_size
-        lums = np.stack([dataset.lab_pair(dataset.lab.resize(images[i], size, size), norm)[0] for i in chunk])
+        lums = np.stack(
+            [dataset.lab_pair(dataset.lab.resize(images.images[i], size, size), norm)[0] for i in chunk]
+        )
         x = torch.from_numpy(lums)[:, None].to(device)
         with torch.no_grad():
             both = torch.stack([model.embed(x), model.embed(x.flip(-1))], 1).cpu().numpy()
         for i, e in zip(chunk, both, strict=True):
-            dataset.save_array(
-                cache_dir / digests[i][:2] / f"{digests[i]}-{tag}.emb.npy", e.astype(np.float32)
-            )
-            out[i] = e
-    emb = np.stack(out) if out else np.zeros((0, 2, 1000), np.float32)
-    return emb if with_flip else emb[:, :1]
+            dataset.save_array(entries[i], e.astype(np.float16))
+        emit("advance", n=len(chunk))
+    return entries
 
 
-def _view_features(model, images: dataset.ImageSet, size: int, cache_dir: Path, tag: str, norm):
-    """The frozen encoder's outputs for every view of every image, flattened to float16 and cached.
+def _load_embeddings(entries: list[Path], rows, flips) -> torch.Tensor:
+    """Embeddings (B, 1000) of images ``rows``, of the mirror image where ``flips`` is 1."""
+    return torch.from_numpy(
+        np.stack([dataset.load_array(entries[r])[f] for r, f in zip(rows, flips, strict=True)]).astype(
+            np.float32
+        )
+    )
 
-    Returns the feature shapes (for :func:`_unflatten`) and an array (N, VIEWS, total).
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """While training, SIGTERM (a scheduler's or a shutdown's stop) ends the loop like Ctrl-C:
+    the resumable checkpoint is saved first."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _config_for_resume(resume: Path, saved: dict, overrides: dict[str, Any]) -> TrainConfig:
+    """The saved run's config, with the options a resumed run may change.
+
+    Outputs go next to the checkpoint given (never to a path read from the file), and the cache
+    where this command says; any other option that differs from the saved run is refused.
     """
-    device = next(model.parameters()).device
-    probe = model.features(torch.zeros(1, 1, size, size, device=device))
-    shapes = [tuple(t.shape[1:]) for t in probe]
-    total = sum(int(np.prod(s)) for s in shapes)
-    out = np.zeros((len(images), dataset.VIEWS, total), np.float16)
-    todo = []
-    for i, d in enumerate(images.digests):
-        entry = cache_dir / d[:2] / f"{d}-{tag}.views.npy"
-        cached = np.load(entry, allow_pickle=False) if entry.exists() else None
-        if cached is not None and cached.shape == out.shape[1:]:
-            out[i] = cached
-        else:
-            todo.append(i)
-    per_batch = max(1, EMBEDDING_BATCH // dataset.VIEWS)
-    for start in range(0, len(todo), per_batch):
-        chunk = todo[start : start + per_batch]
-        idx = np.repeat(chunk, dataset.VIEWS)
-        views = np.tile(np.arange(dataset.VIEWS), len(chunk))
-        lum, _ = dataset.view_batch(images.images, idx, views, size, norm)
-        with torch.no_grad():
-            feats = model.features(torch.from_numpy(lum).to(device))
-        flat = torch.cat([f.reshape(len(idx), -1) for f in feats], 1).cpu().numpy().astype(np.float16)
-        for j, i in enumerate(chunk):
-            out[i] = flat[j * dataset.VIEWS : (j + 1) * dataset.VIEWS]
-            d = images.digests[i]
-            dataset.save_array(cache_dir / d[:2] / f"{d}-{tag}.views.npy", out[i])
-    return shapes, out
+    changed = sorted(k for k, v in overrides.items() if k not in RESUMABLE_OPTIONS and saved.get(k) != v)
+    if changed:
+        names = ", ".join("--" + k.replace("_", "-") for k in changed)
+        allowed_names = ", ".join("--" + k.replace("_", "-") for k in RESUMABLE_OPTIONS)
+        raise UsageError(
+            f"--resume continues the saved run, so {names} cannot change (only {allowed_names} can); "
+            "start a new run to change them"
+        )
+    allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_OPTIONS}
+    allowed.setdefault("cache_dir", str(dataset.DEFAULT_CACHE))
+    output = resume.with_name(resume.name.removesuffix(".last.safetensors") + ".safetensors")
+    known = set(TrainConfig.__dataclass_fields__)
+    return TrainConfig(**{**{k: v for k, v in saved.items() if k in known}, **allowed, "output": str(output)})
 
 
-def _unflatten(
-    flat: np.ndarray, shapes: list[tuple[int, ...]], device: torch.device
-) -> tuple[torch.Tensor, ...]:
-    x = torch.from_numpy(np.ascontiguousarray(flat)).to(device).float()
-    parts, start = [], 0
-    for shape in shapes:
-        n = int(np.prod(shape))
-        parts.append(x[:, start : start + n].reshape(len(x), *shape))
-        start += n
-    return tuple(parts)
+def _load_data(cfg: TrainConfig, emit, main: bool):
+    """Training and validation image sets, through the cache (``main``: this process reports)."""
+    files = _data_files(cfg.data, "training data")
+    if cfg.val:
+        held = _data_files(cfg.val, "validation data", is_val=True)
+        held_paths = {f.path.resolve() for f in held}
+        files = [f for f in files if f.path.resolve() not in held_paths] + held
+    train_set, val_set, data = dataset.load_images(
+        files,
+        round(cfg.image_size * 1.25),
+        Path(cfg.cache_dir),
+        0.0 if cfg.val else cfg.val_fraction,
+        cfg.max_images,
+        cfg.val_limit,
+        jobs=os.cpu_count() or 1,
+        on_event=emit if main else None,
+    )
+    emit("data", summary=data)
+    if len(train_set) == 0 and len(val_set):
+        raise UsageError(
+            f"all {len(val_set)} usable images are in the validation set: give more data or a smaller --val-fraction"
+        )
+    if len(train_set) == 0:
+        raise UsageError(
+            f"no usable training images: {data.found} found, {data.skipped_gray} grayscale or near-grayscale, "
+            f"{data.skipped_unreadable} unreadable"
+        )
+    return train_set, val_set, data
 
 
 def train(
@@ -262,18 +319,21 @@ def train(
 
     Give a :class:`TrainConfig` (or its fields as keyword arguments), or ``resume`` with the
     path of a ``*.last.safetensors`` checkpoint to continue exactly where it stopped
-    (``device`` and ``workers`` may be changed on resume).
+    (:data:`RESUMABLE_OPTIONS` may be changed on resume: a larger ``epochs`` extends the run).
     """
     emit = on_event or (lambda *a, **k: None)
     state = TrainState()
     resume_tensors = None
     if resume is not None:
+        resume = Path(resume)
         header, resume_tensors = read_checkpoint(resume)
         saved = header["meta"].get("train_config")
         if not saved or "train_state" not in header["meta"]:
             raise UsageError(f"{resume}: not a resumable checkpoint (use the *.last.safetensors file)")
-        cfg = TrainConfig(**{**saved, **{k: v for k, v in overrides.items() if k in ("device", "workers")}})
+        cfg = _config_for_resume(resume, saved, overrides)
         state = TrainState(**header["meta"]["train_state"])
+        if cfg.epochs < state.epoch:
+            raise UsageError(f"--epochs {cfg.epochs}: the run has already trained {state.epoch} epochs")
     else:
         cfg = config or TrainConfig(**overrides)
     cfg.check()
@@ -294,34 +354,9 @@ def train(
     norm = Normalisation()
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    train_paths = _paths(cfg.data, "training data")
-    val_paths = _paths(cfg.val, "validation data") if cfg.val else None
-    if val_paths is not None:
-        held = {p.resolve() for p in val_paths}
-        train_paths = [p for p in train_paths if p.resolve() not in held]
-    side = round(cfg.image_size * 1.25)
     if not procs.main:
         procs.barrier()  # rank 0 fills the shared caches first; the others then only read them
-    emit("scan", total=len(train_paths) + len(val_paths or []))
-    train_set, val_set, data = dataset.load_images(
-        train_paths,
-        side,
-        cache_dir,
-        cfg.val_fraction,
-        val_paths,
-        cfg.max_images,
-        progress=lambda: emit("scanned"),
-    )
-    emit("data", summary=data)
-    if len(train_set) == 0 and len(val_set):
-        raise UsageError(
-            f"all {len(val_set)} usable images are in the validation set: give more data or a smaller --val-fraction"
-        )
-    if len(train_set) == 0:
-        raise UsageError(
-            f"no usable training images: {data.found} found, {data.skipped_gray} grayscale or near-grayscale, "
-            f"{data.skipped_unreadable} unreadable"
-        )
+    train_set, val_set, data = _load_data(cfg, emit, procs.main)
 
     torch.manual_seed(cfg.seed)
     model = _build_model(cfg)
@@ -331,7 +366,7 @@ def train(
     model = model.to(device).to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    steps_per_epoch = math.ceil(dataset.epoch_size(train_set, cfg.max_per_source) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     if resume_tensors is not None:
         _restore_optimizer(opt, resume_tensors, header["meta"]["optimizer"])
@@ -341,27 +376,18 @@ def train(
     )
 
     fusion = cfg.model == "fusion"
-    pyramid = hasattr(model, "features")  # a frozen encoder whose features are cached per view
     if fusion:
-        tag = f"{side}-{cfg.backbone}"
-        emit("embeddings", total=len(train_set) + len(val_set))
-        train_emb = _embeddings(model, train_set.images, True, cache_dir, train_set.digests, tag, norm)
-        val_emb = _embeddings(model, val_set.images, False, cache_dir, val_set.digests, tag, norm)[:, 0]
-    if pyramid:
-        tag = f"{side}-{cfg.image_size}-{cfg.model}"
-        emit("embeddings", total=len(train_set) + len(val_set))
-        shapes, train_feats = _view_features(model, train_set, cfg.image_size, cache_dir, tag, norm)
-        _, val_feats = _view_features(model, val_set, cfg.image_size, cache_dir, tag, norm)
-        val_feats = val_feats[:, dataset.CENTRE_VIEW] if len(val_set) else val_feats
+        tag = f"{round(cfg.image_size * 1.25)}-{cfg.backbone}"
+        train_emb = _embeddings(model, train_set, cache_dir, tag, norm, emit)
+        val_emb = _embeddings(model, val_set, cache_dir, tag, norm, emit)
 
-    def condition(rows: np.ndarray | slice, views: np.ndarray | None = None, val: bool = False):
-        """What the model needs besides L: the fusion embedding or the cached encoder features."""
-        if fusion:
-            return torch.from_numpy(val_emb[rows] if val else train_emb[rows, views])
-        if pyramid:
-            flat = val_feats[rows] if val else train_feats[rows, views]
-            return _unflatten(flat, shapes, device)
-        return None
+    def condition(rows, flips=None, val: bool = False):
+        """What the model needs besides L: fusion's cached embedding (others compute their own)."""
+        if not fusion:
+            return None
+        if val:
+            return _load_embeddings(val_emb, rows, np.zeros(len(rows), int))
+        return _load_embeddings(train_emb, rows, flips)
 
     if procs.main:
         procs.barrier()
@@ -388,7 +414,7 @@ def train(
         if torch.is_tensor(cond):
             cond = cond.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pred = module(lum, cond, **extra) if cond is not None else module(lum)
+            pred = module(lum, cond, **extra) if cond is not None else module(lum, **extra)
         return pred.float()
 
     def loss_of(lum: torch.Tensor, emb, ab: torch.Tensor, training: bool = False) -> torch.Tensor:
@@ -406,8 +432,9 @@ def train(
         loss = mse = 0.0
         with torch.no_grad():
             for s in range(0, len(val_l), 32):
-                emb = condition(slice(s, s + 32), val=True)
-                lum, ab = torch.from_numpy(val_l[s : s + 32]), torch.from_numpy(val_ab[s : s + 32]).to(device)
+                rows = np.arange(s, min(s + 32, len(val_l)))
+                emb = condition(rows, val=True)
+                lum, ab = torch.from_numpy(val_l[rows]), torch.from_numpy(val_ab[rows]).to(device)
                 mse += F.mse_loss(forward(lum, emb), ab).item() * len(lum)
                 loss += loss_of(lum, emb, ab).mean().item() * len(lum) if classes else 0.0
         model.train()
@@ -422,10 +449,6 @@ def train(
         idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
         rng = np.random.default_rng([cfg.seed, epoch, k])
         mine = procs.shard(len(idx))
-        if pyramid:  # one of the cached views of each image
-            views = rng.integers(0, dataset.VIEWS, len(idx))[mine]
-            lum, ab = dataset.view_batch(train_set.images, idx[mine], views, cfg.image_size, norm)
-            return torch.from_numpy(lum), torch.from_numpy(ab), condition(idx[mine], views), len(idx)
         lum, ab, flips = dataset.training_batch(train_set.images, idx, cfg.image_size, rng, norm)
         cond = condition(idx[mine], flips[mine].astype(int))
         return torch.from_numpy(lum[mine]), torch.from_numpy(ab[mine]), cond, len(idx)
@@ -451,10 +474,11 @@ def train(
     elif procs.main:  # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
         log_path.write_text("".join(json.dumps(r) + "\n" for r in state.history))
     model.train()
-    with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool:
+    saved_at = time.monotonic()
+    with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool, _sigterm_as_interrupt():
         while state.epoch < cfg.epochs:
             epoch = state.epoch
-            order = np.random.default_rng([cfg.seed, epoch, 1 << 31]).permutation(len(train_set))
+            order = dataset.epoch_indices(train_set, cfg.seed, epoch, cfg.max_per_source)
             emit("epoch_start", epoch=epoch, epochs=cfg.epochs, batches=steps_per_epoch, done=state.batch)
             pending = {
                 k: pool.submit(make_batch, epoch, k, order)
@@ -483,24 +507,33 @@ def train(
                     elapsed = time.perf_counter() - t0
                     rate = (state.epoch_images - seen_before) / elapsed if elapsed else 0.0
                     emit("batch", loss=batch_sum / n, images_per_second=rate)
-            except KeyboardInterrupt:
+                    due = time.monotonic() - saved_at >= cfg.checkpoint_minutes * 60
+                    if due and state.batch < steps_per_epoch:
+                        t0 = _add_time(state, t0)
+                        seen_before = state.epoch_images
+                        save_last()
+                        saved_at = time.monotonic()
+                        emit("checkpoint", path=last_path)
+            except (KeyboardInterrupt, _Terminated) as stop:
                 for f in pending.values():
                     f.cancel()
-                state.seconds += time.perf_counter() - t0
+                _add_time(state, t0)
                 save_last()
-                raise TrainingInterrupted(last_path) from None
-            elapsed = time.perf_counter() - t0
-            state.seconds += elapsed
-            seen = state.epoch_images - seen_before
+                signum = signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT
+                raise TrainingInterrupted(last_path, signum) from None
+            _add_time(state, t0)
             val_loss, val_mse = validate()
             record = {
                 "epoch": epoch + 1,
                 "train_loss": state.epoch_loss / max(1, state.epoch_images),
                 "val_loss": val_loss,
                 "val_mse": val_mse,
+                "gray_val_mse": gray_val,
                 "lr": opt.param_groups[0]["lr"],
-                "seconds": round(elapsed, 2),
-                "images_per_second": round(seen / elapsed, 2) if elapsed else None,
+                "seconds": round(state.epoch_seconds, 2),
+                "images_per_second": round(state.epoch_images / state.epoch_seconds, 2)
+                if state.epoch_seconds
+                else None,
             }
             state.history.append(record)
             if procs.main:
@@ -509,6 +542,7 @@ def train(
             score = val_loss if val_loss is not None else record["train_loss"]
             improved = score < state.best_val
             state.epoch, state.batch, state.epoch_loss, state.epoch_images = epoch + 1, 0, 0.0, 0
+            state.epoch_seconds = 0.0
             if improved:
                 state.best_val = score
             if improved and procs.main:
@@ -520,6 +554,7 @@ def train(
                 }
                 save_checkpoint(model, out, norm, meta)
             save_last()
+            saved_at = time.monotonic()
             emit("epoch_end", record=record, improved=improved)
             if cfg.patience and _epochs_since_best(state.history) >= cfg.patience:
                 emit("early_stop", epoch=epoch + 1, patience=cfg.patience)
@@ -544,7 +579,16 @@ def train(
         "history": state.history,
         "data": data.to_dict(),
         "seconds": state.seconds,
+        "loss_name": "cross-entropy over ab classes" if classes else "MSE on normalised ab",
     }
+
+
+def _add_time(state: TrainState, t0: float) -> float:
+    """Count the time since ``t0`` as training time; returns the new ``t0``."""
+    now = time.perf_counter()
+    state.seconds += now - t0
+    state.epoch_seconds += now - t0
+    return now
 
 
 def _epochs_since_best(history: list[dict]) -> int:

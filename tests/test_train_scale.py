@@ -1,0 +1,199 @@
+"""`bwcolor train` at scale, on small generated data: stopping and resuming long runs, extending
+them, balancing sources, caching in worker processes, and memory that does not grow with the
+number of photos."""
+
+import os
+import signal
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+from bwcolor import dataset
+from bwcolor.checkpoint import read_checkpoint
+from bwcolor.errors import UsageError
+from bwcolor.training import TrainingInterrupted, train
+from tests.conftest import write
+from tests.test_train import config, learnable_images
+
+
+def weights(path):
+    return {k: v for k, v in read_checkpoint(path)[1].items() if not k.startswith("extra/")}
+
+
+def assert_same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), key
+
+
+def stop_at(batch_number, action):
+    """An on_event hook that calls ``action`` when the given batch (counted from 1) is done."""
+    seen = 0
+
+    def hook(kind, **_):
+        nonlocal seen
+        if kind == "batch":
+            seen += 1
+            if seen == batch_number:
+                action()
+
+    return hook
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes_exactly(tmp_path):
+    data = learnable_images(tmp_path / "data", n=10)  # 3 batches of 4 per epoch
+    full = train(config(tmp_path, data, output=str(tmp_path / "a" / "m.safetensors")))
+    cfg = config(tmp_path, data, output=str(tmp_path / "b" / "m.safetensors"))
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(cfg, on_event=stop_at(4, lambda: os.kill(os.getpid(), signal.SIGTERM)))
+    assert stopped.value.signum == signal.SIGTERM
+    state = read_checkpoint(stopped.value.path)[0]["meta"]["train_state"]
+    assert (state["epoch"], state["batch"]) == (1, 1)
+    resumed = train(resume=stopped.value.path)
+    assert_same_weights(full["last"], resumed["last"])
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is gone after training
+
+
+def test_the_periodic_checkpoint_of_a_killed_run_resumes_exactly(tmp_path):
+    """checkpoint_minutes=0 saves after every batch: a run killed (here: an error nothing
+    catches, as SIGKILL would) mid-epoch resumes from its last batch, not its last epoch."""
+    data = learnable_images(tmp_path / "data", n=10)
+    full = train(config(tmp_path, data, output=str(tmp_path / "a" / "m.safetensors")))
+    cfg = config(tmp_path, data, output=str(tmp_path / "b" / "m.safetensors"), checkpoint_minutes=0)
+
+    def crash():
+        raise SystemExit("killed")
+
+    with pytest.raises(SystemExit):
+        train(cfg, on_event=stop_at(5, crash))
+    last = tmp_path / "b" / "m.last.safetensors"
+    state = read_checkpoint(last)[0]["meta"]["train_state"]
+    assert (state["epoch"], state["batch"]) == (1, 1)  # saved after batch 4, the 1st of epoch 2
+    resumed = train(resume=last)
+    assert_same_weights(full["last"], resumed["last"])
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+
+
+def test_resume_with_more_epochs_extends_the_run(tmp_path):
+    data = learnable_images(tmp_path / "data", n=8)
+    first = train(config(tmp_path, data, epochs=2))
+    more = train(resume=first["last"], epochs=3)
+    assert [h["epoch"] for h in more["history"]] == [1, 2, 3]
+    assert read_checkpoint(more["last"])[0]["meta"]["train_config"]["epochs"] == 3
+    with pytest.raises(UsageError, match="already trained 3 epochs"):
+        train(resume=more["last"], epochs=2)
+
+
+def test_resume_refuses_options_that_would_make_another_run(tmp_path):
+    data = learnable_images(tmp_path / "data", n=8)
+    first = train(config(tmp_path, data, epochs=1))
+    with pytest.raises(UsageError, match=r"--batch-size, --lr cannot change") as refused:
+        train(resume=first["last"], lr=0.5, batch_size=2, epochs=2)
+    assert "--epochs" in str(refused.value)  # and it says which ones can
+    again = train(resume=first["last"], lr=3e-3, epochs=1)  # the same value is no change
+    assert len(again["history"]) == 1
+
+
+def test_resume_through_the_cli_names_the_refused_options(tmp_path, cli):
+    data = learnable_images(tmp_path / "data", n=8)
+    first = train(config(tmp_path, data, epochs=1))
+    res = cli("train", "--resume", first["last"], "--lr", "0.5", "--image-size", "64")
+    assert res.exit_code == 2
+    assert "--image-size, --lr cannot change" in res.stderr and "Traceback" not in res.output
+    res = cli("train", "--resume", first["last"], "--epochs", "2", "-q", "--cache-dir", tmp_path / "cache")
+    assert res.exit_code == 0, res.output
+    assert "epoch 2:" in res.stderr
+
+
+def test_max_per_source_balances_each_epoch_and_sees_every_image_over_epochs(tmp_path):
+    big = learnable_images(tmp_path / "big", n=30)
+    small = learnable_images(tmp_path / "small", n=5, seed=7)
+    files = [dataset.DataFile(p, str(big)) for p in sorted(big.iterdir())]
+    files += [dataset.DataFile(p, str(small)) for p in sorted(small.iterdir())]
+    train_set, _, summary = dataset.load_images(files, 40, tmp_path / "cache", 0.0)
+    assert summary.sources == {str(big): {"train": 30, "val": 0}, str(small): {"train": 5, "val": 0}}
+    source = np.array(train_set.sources)
+    seen = set()
+    for epoch in range(5):
+        order = dataset.epoch_indices(train_set, seed=0, epoch=epoch, max_per_source=6)
+        assert len(order) == len(set(order.tolist())) == dataset.epoch_size(train_set, 6) == 11
+        assert (source[order] == str(big)).sum() == 6 and (source[order] == str(small)).sum() == 5
+        seen |= set(order.tolist())
+    assert seen == set(range(35))  # 5 epochs of 6 of the 30: the big source is seen whole
+    sixth = dataset.epoch_indices(train_set, 0, 5, 6)
+    assert len(set(sixth.tolist())) == 11  # then walked through again, in a new order
+    assert not np.array_equal(
+        dataset.epoch_indices(train_set, 0, 0, 6), dataset.epoch_indices(train_set, 0, 1, 6)
+    )
+    cfg = config(tmp_path, big, max_per_source=6, epochs=1)
+    cfg.data = [str(big), str(small)]
+    result = train(cfg)
+    assert result["history"][0]["epoch"] == 1
+    assert read_checkpoint(result["last"])[0]["meta"]["train_state"]["step"] == 3  # 11 images, batches of 4
+
+
+def test_validation_limit_takes_every_source_in_turn(tmp_path):
+    a = learnable_images(tmp_path / "a", n=20)
+    b = learnable_images(tmp_path / "b", n=3, seed=5)
+    files = [dataset.DataFile(p, "a") for p in sorted(a.iterdir())]
+    files += [dataset.DataFile(p, "b") for p in sorted(b.iterdir())]
+    train_set, val_set, summary = dataset.load_images(files, 40, tmp_path / "cache", 0.99, val_limit=6)
+    assert len(val_set) == 6
+    assert summary.sources["b"]["val"] == 3 and summary.sources["a"]["val"] == 3
+    assert val_set.digests == sorted(val_set.digests)
+
+
+def test_memory_does_not_grow_with_the_number_of_photos(tmp_path):
+    """Two thousand photos are hashed, cached and batched without holding them: the peak of
+    Python and numpy allocations stays far below what holding the decoded photos would take."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "many"
+    for i in range(2000):
+        write(folder / f"{i:04d}.png", rng.integers(0, 255, (40, 40, 3), np.uint8))
+    files = [dataset.DataFile(p, "many") for p in sorted(folder.iterdir())]
+    held = 2000 * 40 * 40 * 3  # bytes of the photos, decoded (uint8): 9.6 MB
+    tracemalloc.start()
+    try:
+        train_set, _, summary = dataset.load_images(files, 40, tmp_path / "cache", 0.0)
+        from bwcolor.lab import Normalisation
+
+        for k in range(0, 2000, 200):
+            dataset.training_batch(train_set.images, np.arange(k, k + 16), 32, rng, Normalisation())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert summary.train == 2000 and summary.decoded == 2000
+    assert peak < held / 3, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_hashing_and_decoding_run_in_worker_processes(tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(dataset, "CHUNK", 4)
+    data = learnable_images(tmp_path / "data", n=12)
+    (data / "broken.png").write_bytes(b"not a png")
+    write(data / "gray.png", np.full((40, 40), 100, np.uint8))
+    files = [dataset.DataFile(p, "data") for p in sorted(data.iterdir())]
+    events = []
+    train_set, _, summary = dataset.load_images(
+        files, 40, tmp_path / "cache", 0.0, jobs=2, on_event=lambda k, **e: events.append((k, e))
+    )
+    assert (summary.train, summary.skipped_gray, summary.skipped_unreadable) == (12, 1, 1)
+    phases = [e["name"] for k, e in events if k == "phase"]
+    assert phases == ["hashing", "decoding into the cache"]
+    second = [k for k, _ in events].index("phase", 1)
+    hashing = [e["n"] for k, e in events[1:second]]
+    assert hashing == [4, 4, 4, 2]  # progress moves a chunk at a time
+    assert sum(e["n"] for k, e in events[second:] if k == "advance") == 14
+    again = dataset.load_images(files, 40, tmp_path / "cache", 0.0, jobs=2)[2]
+    assert again.decoded == 0 and again.skipped_unreadable == 1  # the failure is remembered too
+
+
+def test_a_cache_that_would_not_fit_is_refused_before_decoding(tmp_path, monkeypatch):
+    data = learnable_images(tmp_path / "data", n=4)
+    monkeypatch.setattr(dataset, "DISK_MARGIN", 1 << 60)
+    with pytest.raises(UsageError, match=r"the image cache needs about .* GB .* free"):
+        train(config(tmp_path, data))
+    assert not list((tmp_path / "cache").rglob("*.npy"))
