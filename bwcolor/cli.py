@@ -453,9 +453,12 @@ def train(
         TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet,
     )  # fmt: skip
     task = None
+    plain = _LogLines() if not quiet and not err.is_terminal else None
 
     def on_event(kind: str, **ev) -> None:
         nonlocal task
+        if plain is not None:
+            plain.event(kind, ev)
         if kind == "phase":
             if task is not None:
                 progress.update(task, visible=False)
@@ -539,6 +542,56 @@ def train(
     if rank_from_environment() != 0:
         return
     err.print(_training_summary(result), markup=False)
+
+
+class _LogLines:
+    """Progress as plain lines, for a training run whose stderr goes to a log file (where a
+    progress bar would only be drawn when it ends): each phase's start and end, then a line
+    every ``every`` seconds and at each checkpoint, with counts, rate and time left."""
+
+    def __init__(self, every: float = 120.0):
+        self.every, self.name, self.total, self.done, self.first = every, "", 0, 0, 0
+        self.t0 = self.shown = 0.0
+
+    def start(self, name: str, total: int, done: int = 0) -> None:
+        self.name, self.total, self.done, self.first = name, total, done, done
+        self.t0 = self.shown = time.monotonic()
+        self.say(f"{done}/{total}")
+
+    def say(self, text: str) -> None:
+        say(err, f"{time.strftime('%H:%M:%S')} {self.name}: {text}")
+        self.shown = time.monotonic()
+
+    def line(self, extra: str = "") -> None:
+        elapsed, left = time.monotonic() - self.t0, ""
+        if self.done > self.first and self.total > self.done:
+            left = f", {_duration(elapsed / (self.done - self.first) * (self.total - self.done))} left"
+        self.say(f"{self.done}/{self.total}{left}{extra}")
+
+    def event(self, kind: str, ev: dict) -> None:
+        if kind == "phase":
+            self.start(ev["name"], ev["total"])
+        elif kind == "advance":
+            self.done += ev["n"]
+            if self.done >= self.total:
+                self.say(f"{self.total}/{self.total} in {_duration(time.monotonic() - self.t0)}")
+            elif time.monotonic() - self.shown >= self.every:
+                self.line()
+        elif kind == "epoch_start":
+            self.start(f"epoch {ev['epoch'] + 1}/{ev['epochs']}, batches", ev["batches"], ev["done"])
+        elif kind == "batch":
+            self.done += 1
+            if time.monotonic() - self.shown >= self.every:
+                self.line(f", loss {ev['loss']:.4f}, {ev['images_per_second']:.1f} img/s")
+        elif kind == "checkpoint":
+            self.line(", resumable checkpoint saved")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _training_summary(result: dict) -> str:

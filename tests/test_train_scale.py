@@ -197,3 +197,18 @@ def test_a_cache_that_would_not_fit_is_refused_before_decoding(tmp_path, monkeyp
     with pytest.raises(UsageError, match=r"the image cache needs about .* GB .* free"):
         train(config(tmp_path, data))
     assert not list((tmp_path / "cache").rglob("*.npy"))
+
+
+def test_a_log_file_gets_progress_lines_for_every_phase(tmp_path, cli):
+    """stderr that is not a terminal (a log file) gets plain lines, not a bar drawn at the end."""
+    data = learnable_images(tmp_path / "data", n=10)
+    res = cli(
+        "train", data, "-m", "baseline", "-o", tmp_path / "m.safetensors", "--image-size", "32",
+        "--batch-size", "4", "--epochs", "1", "--val-fraction", "0.3", "--cache-dir", tmp_path / "cache",
+        "--checkpoint-minutes", "0",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    for line in ("hashing: 10/10 in", "decoding into the cache: 10/10 in", "epoch 1/1, batches: 0/"):
+        assert line in res.stderr, res.stderr
+    assert "resumable checkpoint saved" in res.stderr
+    assert "best checkpoint:" in res.stderr and "(gray, a=b=0:" in res.stderr
