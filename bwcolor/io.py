@@ -204,6 +204,8 @@ def _read_opened(im: Image.Image, f: BinaryIO, max_pixels: int) -> Picture:
         pixels, alpha = _decode_opencv(f.read())
     else:
         pixels, alpha = _pillow_to_arrays(im)
+        if orientation != 1 and _orientation(im) == 1:
+            orientation = 1  # this Pillow applied it while loading (TIFF, Pillow >= 13) and dropped the tag
     pixels = apply_orientation(pixels, orientation)
     alpha = apply_orientation(alpha, orientation) if alpha is not None else None
     return Picture(pixels, alpha, (im.format or "").lower(), notes, metadata)

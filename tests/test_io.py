@@ -25,6 +25,43 @@ def test_exif_orientation_matches_pillow(orientation):
     assert np.array_equal(decode_image(data).pixels, expected)
 
 
+def _oriented_file(fmt: str, pixels: np.ndarray, orientation: int) -> bytes:
+    """``pixels`` stored as they are, with an EXIF/TIFF Orientation tag that says how to show them."""
+    buf = io.BytesIO()
+    if fmt == "tiff":
+        import tifffile
+
+        tifffile.imwrite(buf, pixels, extratags=[(0x0112, "H", 1, orientation, True)])
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(pixels).save(
+            buf, fmt.upper(), exif=exif, **({"lossless": True} if fmt == "webp" else {})
+        )
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["tiff", "tiff16", "jpeg", "png", "webp"])
+def test_every_orientation_is_applied_exactly_once(fmt, orientation):
+    """The decoded picture is the stored one turned as its tag says, once, whatever the Pillow
+    (Pillow 13 applies a TIFF's tag itself while loading and drops it; bwcolor must not again)."""
+    stored = np.zeros((16, 32, 3), np.uint8)
+    stored[:8, :8] = (250, 40, 40)  # a red block in the top-left corner as stored, on black
+    stored[8:, 24:] = (40, 40, 250)  # and a blue one bottom-right
+    if fmt == "tiff16":
+        stored = stored.astype(np.uint16) * 257
+    data = _oriented_file(fmt.removesuffix("16"), stored, orientation)
+    got = decode_image(data).pixels
+    expected = apply_orientation(stored, orientation)  # the EXIF definition, applied once
+    assert got.shape == expected.shape
+    error = np.abs(got.astype(int) - expected.astype(int))
+    if fmt == "jpeg":  # lossy: ringing at the blocks' edges; a wrong turn moves whole blocks (error ~25)
+        assert error.mean() < 6
+    else:
+        assert error.max() == 0
+
+
 def test_apply_orientation_on_2d_arrays():
     a = np.arange(6).reshape(2, 3)
     assert apply_orientation(a, 6).shape == (3, 2)
