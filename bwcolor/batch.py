@@ -29,10 +29,12 @@ from bwcolor.io import (
     DEFAULT_MAX_PIXELS,
     Picture,
     format_of,
+    normalise_format,
     output_path,
     read_image,
     write_image,
 )
+from bwcolor.metadata import Metadata, fit_metadata
 
 
 def default_workers(device) -> int:
@@ -202,8 +204,14 @@ def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None)
     meta = item.picture.metadata
     if label is not None:
         meta = meta.with_provenance(label)
+    meta, notes = fit_metadata(meta, normalise_format(fmt))
     try:
-        write_image(item.job.output, pixels, item.picture.alpha, fmt, options.quality, meta)
+        try:
+            write_image(item.job.output, pixels, item.picture.alpha, fmt, options.quality, meta)
+        except ImageError as exc:  # metadata no check foresaw: the picture wins, with its provenance
+            meta = Metadata(provenance=meta.provenance)
+            write_image(item.job.output, pixels, item.picture.alpha, fmt, options.quality, meta)
+            notes.append(f"metadata could not be written ({exc}): left out but for the provenance tag")
     except OSError as exc:
         raise ImageError(f"cannot write {item.job.output}: {exc.strerror or exc}") from None
     return FileResult(
@@ -211,7 +219,7 @@ def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None)
         "done",
         str(item.job.output),
         had_colour=item.had_colour,
-        notes=item.picture.notes,
+        notes=item.picture.notes + notes,
     )
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from bwcolor.errors import ImageError
-from bwcolor.metadata import Metadata, read_metadata
+from bwcolor.metadata import Metadata, ascii_text, read_metadata
 
 #: File extensions treated as images (matched case-insensitively).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
@@ -368,7 +368,7 @@ def _encoder(
                 _encode_png16(f, rgb, alpha, meta)
             else:
                 _encode_pillow(f, rgb, alpha, fmt, quality, meta)
-        except ValueError as exc:
+        except (ValueError, TypeError, OverflowError, struct.error) as exc:
             raise ImageError(f"cannot encode as {fmt} ({exc})") from None
 
     return encode
@@ -447,7 +447,7 @@ def _encode_tiff(f: BinaryIO, rgb: np.ndarray, alpha: np.ndarray | None, meta: M
         if xmp:
             extratags.append((700, "B", len(xmp), xmp, True))
         options["extratags"] = extratags
-        options["software"] = meta.provenance or False
+        options["software"] = ascii_text(meta.provenance) if meta.provenance else False
         if meta.dpi:
             options["resolution"], options["resolutionunit"] = meta.dpi, "INCH"
     tifffile.imwrite(f, data, **options)

@@ -109,6 +109,63 @@ class Metadata:
         return self.icc_profile or srgb_profile()
 
 
+#: The most bytes one JPEG APP segment holds after its 2-byte length.
+JPEG_SEGMENT = 65533
+XMP_JPEG_HEADER = len(b"http://ns.adobe.com/xap/1.0/\0")
+#: The largest DPI each format's resolution field holds (JFIF: 16-bit dots per inch; BMP: signed
+#: 32-bit pixels per metre; PNG: unsigned 32-bit pixels per metre; TIFF: 32-bit rationals).
+MAX_DPI = {"jpg": 65535, "bmp": (2**31 - 1) * 0.0254, "png": (2**32 - 1) * 0.0254, "tif": 2**32 - 1}
+TAG_NAMES = {0x010D: "DocumentName", 0x010E: "ImageDescription", 0x010F: "Make", 0x0110: "Model",
+             0x0132: "DateTime", 0x013B: "Artist", 0x013C: "HostComputer", 0x8298: "Copyright"}  # fmt: skip
+
+
+def fit_metadata(meta: Metadata, fmt: str) -> tuple[Metadata, list[str]]:
+    """``meta`` shortened to what ``fmt`` can hold, and a note for each thing changed or left out.
+
+    The picture always wins over its metadata: TIFF's text tags are 7-bit ASCII (other letters
+    are written as escapes, e.g. ``caf\\xe9``; the XMP keeps them exactly); JPEG holds at most
+    64 KB of EXIF and of XMP (a larger block is left out; the provenance mark stays); a DPI beyond
+    the format's field is left out.
+    """
+    notes: list[str] = []
+    if fmt == "tif":
+        tags = {}
+        for tag, value in meta.tags.items():
+            if isinstance(value, str) and not value.isascii():
+                value = ascii_text(value)
+                notes.append(
+                    f"{TAG_NAMES.get(tag, hex(tag))}: TIFF text tags hold ASCII only: other letters escaped"
+                )
+            tags[tag] = value
+        if meta.provenance and not meta.provenance.isascii():  # escaped by the TIFF writer
+            notes.append(
+                "Software: TIFF text tags hold ASCII only: the model's name escaped (exact in the XMP)"
+            )
+        meta = replace(meta, tags=tags)
+    if fmt == "jpg":
+        size = len(meta.exif_bytes())
+        if size > JPEG_SEGMENT:
+            meta = replace(meta, tags={}, exif_ifd={}, gps_ifd={})
+            notes.append(
+                f"EXIF ({size:,} bytes) exceeds JPEG's 64 KB segment: left out but for the provenance tag"
+            )
+        xmp = meta.xmp_packet()
+        if xmp and len(xmp) + XMP_JPEG_HEADER > JPEG_SEGMENT:
+            meta = replace(meta, xmp=None)
+            notes.append(
+                f"XMP ({len(xmp):,} bytes) exceeds JPEG's 64 KB segment: left out but for the provenance mark"
+            )
+    if meta.dpi and (fmt in MAX_DPI) and not all(0 < d <= MAX_DPI[fmt] for d in meta.dpi):
+        notes.append(f"resolution {meta.dpi[0]:g}x{meta.dpi[1]:g} dpi does not fit the {fmt} field: left out")
+        meta = replace(meta, dpi=None)
+    return meta, notes
+
+
+def ascii_text(text: str) -> str:
+    """``text`` for a 7-bit ASCII field: other letters as Python escapes (``caf\\xe9``)."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
 def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
 
@@ -142,7 +199,7 @@ def read_metadata(im: Image.Image) -> Metadata:
         meta.icc_profile = icc
     dpi = im.info.get("dpi")
     try:
-        if dpi and len(dpi) == 2 and all(float(d) > 0 for d in dpi):
+        if dpi and len(dpi) == 2 and all(0 < float(d) < float("inf") for d in dpi):
             meta.dpi = (float(dpi[0]), float(dpi[1]))
     except (TypeError, ValueError):
         pass

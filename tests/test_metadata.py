@@ -145,3 +145,66 @@ def test_damaged_exif_is_dropped_not_fatal(tmp_path, cli, baseline_ckpt):
     res = cli("colorize", path, "-o", tmp_path / "out", "-m", baseline_ckpt, "-q")
     assert res.exit_code == 0, res.output
     assert opened(tmp_path / "out" / "x.jpg").getexif()[0x0112] == 1
+
+
+def colorize_one(cli, tmp_path, path, model, *extra):
+    res = cli("colorize", path, "-o", tmp_path / "out", "-m", model, *extra)
+    assert res.exit_code == 0, res.output
+    (written,) = [p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")]
+    return written, res.stderr
+
+
+def test_metadata_a_format_cannot_hold_is_shortened_and_the_picture_written(tmp_path, cli, baseline_ckpt):
+    rgb = gradient_rgb(20, 30)
+    cases = tmp_path / "in"
+    cases.mkdir()
+    import tifffile
+
+    tifffile.imwrite(cases / "desc.tif", rgb, description=b"caf\xe9 au lait", metadata=None)  # Latin-1
+    big_exif = Image.Exif()
+    big_exif[0x010E] = "x" * 70_000  # ImageDescription: more than a JPEG segment holds
+    Image.fromarray(rgb).save(cases / "bigexif.png", exif=big_exif.tobytes())
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", XMP_IN.decode().replace("Box 12", "B" * 70_000))
+    Image.fromarray(rgb).save(cases / "bigxmp.png", pnginfo=info)
+    Image.fromarray(rgb).save(cases / "dpi.png", dpi=(60_000_000, 60_000_000))  # over BMP's field
+
+    out, stderr = colorize_one(cli, tmp_path / "t", cases / "desc.tif", baseline_ckpt)
+    assert Image.open(out).tag_v2[270] == "caf\\xe9 au lait"
+    assert "ImageDescription: TIFF text tags hold ASCII only" in stderr
+    out, stderr = colorize_one(cli, tmp_path / "e", cases / "bigexif.png", baseline_ckpt, "--format", "jpg")
+    assert "EXIF (70," in stderr and "exceeds JPEG's 64 KB segment" in stderr
+    assert Image.open(out).getexif()[0x0131].startswith("bwcolor")  # the provenance stays
+    out, stderr = colorize_one(cli, tmp_path / "x", cases / "bigxmp.png", baseline_ckpt, "--format", "jpg")
+    assert "XMP (70," in stderr and DIGITAL_SOURCE_TYPE.encode() in xmp_of(opened(out))
+    out, stderr = colorize_one(cli, tmp_path / "d", cases / "dpi.png", baseline_ckpt, "--format", "bmp")
+    assert "does not fit the bmp field" in stderr and opened(out).size == (30, 20)
+
+
+def test_a_model_name_with_other_letters_is_escaped_in_tiff_and_exact_in_xmp(tmp_path, cli, baseline_ckpt):
+    model = tmp_path / "mod\xe8le.safetensors"
+    model.write_bytes(baseline_ckpt.read_bytes())
+    Image.fromarray(gradient_rgb(20, 30)).save(tmp_path / "a.tif")
+    out, stderr = colorize_one(cli, tmp_path, tmp_path / "a.tif", model)
+    im = opened(out)
+    assert "mod\\xe8le.safetensors" in im.tag_v2[305]
+    assert "mod\xe8le.safetensors".encode() in xmp_of(im)
+
+
+def test_metadata_that_fails_in_an_unforeseen_way_is_left_out_not_the_picture(tmp_path):
+    from bwcolor import batch
+    from bwcolor.io import Picture
+    from bwcolor.metadata import Metadata
+
+    class Unwritable(Metadata):
+        def exif_bytes(self) -> bytes:
+            raise ValueError("an EXIF value nothing foresaw")
+
+    meta = Unwritable(dpi=(300.0, 300.0), provenance="bwcolor test")
+    picture = Picture(gradient_rgb(20, 30), None, "png", [], meta)
+    item = batch._Decoded(batch.Job(tmp_path / "a.png", tmp_path / "out" / "a.png"), picture, True, None)
+    result = batch._encode(
+        item, np.zeros((8, 12, 2), np.float32), batch.Options(out_dir=tmp_path / "out"), None
+    )
+    assert result.status == "done" and Image.open(tmp_path / "out" / "a.png").size == (30, 20)
+    assert any("metadata could not be written" in n for n in result.notes)
