@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from bwcolor import colorize as core
+from bwcolor import lab
 from bwcolor.errors import ImageError, UsageError
 from bwcolor.inputs import InputProblem, Source
 from bwcolor.io import (
@@ -223,6 +224,39 @@ def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None)
     )
 
 
+NON_FINITE = "the model predicted NaN or infinite colours (damaged weights?): not written"
+
+
+def _predict_alone(model: nn.Module, item: _Decoded, batch_error: Exception) -> np.ndarray | ImageError:
+    """One image's prediction after its batch's forward pass failed: alone, then at half the
+    render size (a smaller forward pass; the colour is merged at full resolution all the same);
+    else the error, for this file alone."""
+    h, w = item.net_input.shape
+    tries = [item.net_input]
+    if min(h, w) >= 32:
+        tries.append(lab.resize(item.net_input, h // 16 * 8, w // 16 * 8))
+    error: Exception = batch_error
+    for net_input in tries:
+        _release_memory(model)
+        try:
+            ab = core.predict_ab(model, net_input[None])[0]
+        except Exception as exc:  # noqa: BLE001 - the cause goes into this file's error line
+            error = exc
+            continue
+        if net_input is not item.net_input:
+            item.picture.notes.append(
+                f"the network failed at {w}x{h}: colorized from {ab.shape[1]}x{ab.shape[0]}"
+            )
+        return ab
+    cause = "out of memory" if "memory" in str(error).lower() else f"{type(error).__name__}: {error}"
+    return ImageError(f"the network failed on this image ({cause}); try a smaller --render-size")
+
+
+def _release_memory(model: nn.Module) -> None:
+    if core.model_device(model).type == "cuda":
+        torch.cuda.empty_cache()
+
+
 def run_jobs(
     jobs: list[Job],
     model: nn.Module,
@@ -289,8 +323,17 @@ def run_jobs(
                 if len(inferring) <= keep and not fut.done():
                     return
                 inferring.popleft()
-                for item, ab_one in zip(items, fut.result(), strict=True):
-                    encoding.append((item.job, encoders.submit(_encode, item, ab_one, options, label)))
+                try:
+                    predicted = list(fut.result())
+                except Exception as exc:  # noqa: BLE001 - e.g. out of memory: retry each image alone
+                    predicted = [_predict_alone(model, item, exc) for item in items]
+                for item, ab_one in zip(items, predicted, strict=True):
+                    if isinstance(ab_one, Exception):
+                        fail(item.job, ab_one)
+                    elif not np.isfinite(ab_one).all():
+                        fail(item.job, ImageError(NON_FINITE))
+                    else:
+                        encoding.append((item.job, encoders.submit(_encode, item, ab_one, options, label)))
 
         def infer(items: list[_Decoded]) -> None:
             inputs = np.stack([it.net_input for it in items])

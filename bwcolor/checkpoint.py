@@ -10,6 +10,7 @@ Header metadata (all strings): ``bwcolor`` (format version), ``model`` (registry
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from dataclasses import asdict
@@ -24,7 +25,7 @@ from torch import nn
 from bwcolor.device import resolve_precision
 from bwcolor.errors import ModelError
 from bwcolor.io import write_atomic
-from bwcolor.lab import Normalisation
+from bwcolor.lab import MAX_RENDER_SIZE, Normalisation
 from bwcolor.models import create_model, list_models
 
 FORMAT_VERSION = "1"
@@ -103,7 +104,54 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
         }
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: corrupt checkpoint header ({exc})") from None
+    problem = header_problem(header)
+    if problem:
+        raise ModelError(f"{path}: invalid checkpoint header: {problem}")
     return header, tensors
+
+
+def header_problem(header: dict[str, Any]) -> str | None:
+    """What is wrong with a checkpoint header (types and ranges of every field), or None."""
+    for key in ("config", "normalisation", "meta"):
+        if not isinstance(header[key], dict):
+            return f"{key} is not a JSON object"
+    if header["model"] not in list_models():
+        return f"unknown model {header['model']!r} (known: {', '.join(list_models())})"
+    if header["normalisation"]:
+        try:
+            Normalisation.from_dict(header["normalisation"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return f"normalisation: {exc}"
+    return config_problem(header["model"], header["config"])
+
+
+def config_problem(model: str, config: dict[str, Any]) -> str | None:
+    """A config value of the wrong type or out of range for ``model``'s Config, or None."""
+    from dataclasses import MISSING, fields
+
+    from bwcolor.models import model_class
+
+    defaults = {f.name: f.default for f in fields(model_class(model).Config) if f.default is not MISSING}
+    for key, value in config.items():
+        if key not in defaults:
+            continue  # unknown keys: create_model names them
+        default = defaults[key]
+        expected = type(default) if default is not None else None
+        if expected is bool and not isinstance(value, bool):
+            return f"config {key}={value!r} is not true or false"
+        if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"config {key}={value!r} is not a number"
+        if expected is str and not isinstance(value, str):
+            return f"config {key}={value!r} is not text"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"config {key}={value!r} is not finite"
+    size = config.get("render_size")
+    if size is not None and (not isinstance(size, int) or not 16 <= size <= MAX_RENDER_SIZE or size % 8):
+        return f"config render_size={size!r} is not a multiple of 8 between 16 and {MAX_RENDER_SIZE}"
+    temperature = config.get("temperature")
+    if temperature is not None and not temperature > 0:
+        return f"config temperature={temperature!r} is not positive"
+    return None
 
 
 def load_model(
@@ -146,6 +194,9 @@ def load_model(
     except RuntimeError as exc:  # e.g. missing backbone weights
         raise ModelError(str(exc)) from None
     weights = {k: v for k, v in tensors.items() if not k.startswith("extra/")}
+    damaged = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if damaged:
+        raise ModelError(f"{path}: damaged weights: {damaged[0]} holds NaN or infinite values")
     expected = model_state(model)
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))

@@ -27,6 +27,7 @@ from rich.progress import (
 
 from bwcolor import __version__
 from bwcolor.errors import BwcolorError, UsageError
+from bwcolor.lab import MAX_RENDER_SIZE
 
 #: The shipped weights (weights/), and the one `bwcolor colorize` uses unless told otherwise: the
 #: most colourful on the validation split (docs/models.md); the paper's two networks mostly sepia.
@@ -34,11 +35,14 @@ SHIPPED_MODELS = ("baseline", "fusion", "effnet_unet")
 DEFAULT_MODEL = "effnet_unet"
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_INTERNAL = 70  # an unexpected error: a bug in bwcolor or its libraries (EX_SOFTWARE)
+DEBUG_ENV = "BWCOLOR_DEBUG"
+_debug = False
 
 app = typer.Typer(
     name="bwcolor",
     help="Colorize black-and-white photographs with deep learning.",
-    no_args_is_help=True,
+    no_args_is_help=False,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -76,9 +80,10 @@ Precision = Annotated[
 RenderSize = Annotated[
     int | None,
     typer.Option(
-        min=8,
+        min=16,
+        max=MAX_RENDER_SIZE,
         callback=lambda v: _multiple_of_8(v, "--render-size"),
-        help="Long side the network sees (multiple of 8). Default: the model's.",
+        help=f"Long side the network sees (a multiple of 8, 16 to {MAX_RENDER_SIZE}). Default: the model's.",
     ),
 ]
 Saturation = Annotated[
@@ -118,13 +123,28 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main(
+    ctx: typer.Context,
     version: Annotated[
-        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool | None,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="On an unexpected error, show the full traceback (for a bug report).",
+            envvar=DEBUG_ENV,
+        ),
+    ] = False,
 ) -> None:
     """Colorize black-and-white photographs with deep learning."""
+    global _debug
+    _debug = debug
+    if ctx.invoked_subcommand is None:  # plain `bwcolor`: the help, and success
+        typer.echo(ctx.get_help())
+        raise typer.Exit(EXIT_OK)
 
 
 @app.command()
@@ -798,5 +818,16 @@ def benchmark(
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: anything unexpected ends as one line and exit code 70
+    (Ctrl-C as one line and 130); ``--debug`` or BWCOLOR_DEBUG=1 shows the traceback instead."""
+    import os
+    import sys
+
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any error into one line
+        if _debug or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
+            raise
+        name = type(exc).__name__
+        say(err, f"bwcolor: error: unexpected {name}: {exc} (rerun with --debug for the traceback)")
+        sys.exit(EXIT_INTERNAL)

@@ -36,7 +36,19 @@ class Normalisation:
 
     @classmethod
     def from_dict(cls, d: dict) -> Normalisation:
-        return cls(**{k: float(d[k]) for k in ("l_scale", "l_offset", "ab_scale")})
+        """From a checkpoint's header; ValueError unless every field is there and sane."""
+        missing = [k for k in ("l_scale", "l_offset", "ab_scale") if k not in d]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        values = {}
+        for key in ("l_scale", "l_offset", "ab_scale"):
+            value = d[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ValueError(f"{key}={value!r} is not a finite number")
+            values[key] = float(value)
+        if values["l_scale"] <= 0 or values["ab_scale"] <= 0:
+            raise ValueError("l_scale and ab_scale must be positive")
+        return cls(**values)
 
     def encode_l(self, lum: np.ndarray) -> np.ndarray:
         return (lum / self.l_scale - self.l_offset).astype(np.float32)
@@ -73,6 +85,11 @@ def lightness_from_luminance(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     lum = np.where(y > eps, 116.0 * np.cbrt(y) - 16.0, kappa * y)
     return lum.astype(np.float32)
+
+
+#: The largest render size: beyond it a forward pass needs tens of GB and the colour gains nothing
+#: (the prediction is upsampled and merged with the full-resolution L anyway).
+MAX_RENDER_SIZE = 2048
 
 
 def render_shape(height: int, width: int, render_size: int) -> tuple[int, int]:
