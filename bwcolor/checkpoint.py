@@ -110,6 +110,17 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
     return header, tensors
 
 
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a bwcolor checkpoint (its header says so; the weights are not read)."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("bwcolor") == FORMAT_VERSION
+    except Exception:  # noqa: BLE001 - anything unreadable is not a checkpoint
+        return False
+
+
 def header_problem(header: dict[str, Any]) -> str | None:
     """What is wrong with a checkpoint header (types and ranges of every field), or None."""
     for key in ("config", "normalisation", "meta"):

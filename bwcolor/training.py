@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from bwcolor import dataset, distributed
-from bwcolor.checkpoint import load_model, read_checkpoint, save_checkpoint
+from bwcolor.checkpoint import is_checkpoint, load_model, read_checkpoint, save_checkpoint
 from bwcolor.device import environment, resolve_device
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.inputs import expand_inputs
@@ -279,13 +279,54 @@ def _config_for_resume(resume: Path, saved: dict, overrides: dict[str, Any]) -> 
     return TrainConfig(**{**{k: v for k, v in saved.items() if k in known}, **allowed, "output": str(output)})
 
 
-def _load_data(cfg: TrainConfig, emit, main: bool):
+def output_paths(output: Path) -> dict[str, Path]:
+    """Everything a run writes: the best checkpoint, the resumable one, the log and the plot."""
+    stem = output.name.removesuffix(".safetensors")
+    return {
+        "best": output,
+        "last": output.with_name(stem + ".last.safetensors"),
+        "log": output.with_name(stem + ".log.jsonl"),
+        "plot": output.with_name(stem + ".loss.png"),
+    }
+
+
+def _check_outputs(output: Path, files: list[dataset.DataFile], resumed: bool) -> list[dataset.DataFile]:
+    """``files`` less this run's own loss plot (a PNG that a run with ``-o`` inside DATA left);
+    refuses outputs that would overwrite a training photo, or a file that is not a checkpoint."""
+    inputs = {f.path.resolve() for f in files}
+    paths = output_paths(output)
+    plot = paths["plot"].resolve()
+    if plot in inputs and _is_loss_plot(plot):
+        inputs.discard(plot)
+        files = [f for f in files if f.path.resolve() != plot]
+    for path in paths.values():
+        if path.resolve() in inputs:
+            raise UsageError(f"{path} would overwrite a training image; choose another --output")
+    for key in ("best", "last") if not resumed else ():
+        if paths[key].exists() and not is_checkpoint(paths[key]):
+            raise UsageError(f"{paths[key]} exists and is not a bwcolor checkpoint: it is not overwritten")
+    return files
+
+
+def _is_loss_plot(path: Path) -> bool:
+    """A PNG written by matplotlib (as :func:`_plot` writes), not a photo."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.format == "PNG" and str(im.info.get("Software", "")).startswith("Matplotlib")
+    except Exception:  # noqa: BLE001 - unreadable: not ours
+        return False
+
+
+def _load_data(cfg: TrainConfig, emit, main: bool, resumed: bool = False):
     """Training and validation image sets, through the cache (``main``: this process reports)."""
     files = _data_files(cfg.data, "training data")
     if cfg.val:
         held = _data_files(cfg.val, "validation data", is_val=True)
         held_paths = {f.path.resolve() for f in held}
         files = [f for f in files if f.path.resolve() not in held_paths] + held
+    files = _check_outputs(Path(cfg.output), files, resumed)
     train_set, val_set, data = dataset.load_images(
         files,
         round(cfg.image_size * 1.25),
@@ -348,15 +389,14 @@ def train(
             f"--batch-size ({cfg.batch_size}) is the global batch: give at least one image per process"
         )
     out = Path(cfg.output)
-    last_path = out.with_name(out.name.removesuffix(".safetensors") + ".last.safetensors")
-    log_path = out.with_name(out.name.removesuffix(".safetensors") + ".log.jsonl")
+    last_path, log_path, plot_path = (output_paths(out)[k] for k in ("last", "log", "plot"))
     cache_dir = Path(cfg.cache_dir)
     norm = Normalisation()
     out.parent.mkdir(parents=True, exist_ok=True)
 
     if not procs.main:
         procs.barrier()  # rank 0 fills the shared caches first; the others then only read them
-    train_set, val_set, data = _load_data(cfg, emit, procs.main)
+    train_set, val_set, data = _load_data(cfg, emit, procs.main, resumed=resume is not None)
 
     torch.manual_seed(cfg.seed)
     model = _build_model(cfg)
@@ -561,14 +601,7 @@ def train(
                 break
 
     procs.close()
-    plot_path = None
-    if procs.main:
-        plot_path = _plot(
-            state.history,
-            out.with_name(out.name.removesuffix(".safetensors") + ".loss.png"),
-            gray_val,
-            classes,
-        )
+    plot_path = _plot(state.history, plot_path, gray_val, classes) if procs.main else None
     return {
         "best": str(out),
         "last": str(last_path),

@@ -212,3 +212,68 @@ def test_a_log_file_gets_progress_lines_for_every_phase(tmp_path, cli):
         assert line in res.stderr, res.stderr
     assert "resumable checkpoint saved" in res.stderr
     assert "best checkpoint:" in res.stderr and "(gray, a=b=0:" in res.stderr
+
+
+def test_a_resumed_run_writes_only_beside_the_checkpoint_it_was_given(tmp_path):
+    """A crafted checkpoint's saved output path is ignored: it cannot aim the run at a photo."""
+    import json as _json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    data = learnable_images(tmp_path / "data", n=8)
+    victim = tmp_path / "album" / "wedding.png"
+    write(victim, np.full((20, 20, 3), 200, np.uint8))
+    before = victim.read_bytes()
+    first = train(config(tmp_path, data, epochs=1))
+    with safe_open(first["last"], framework="pt") as f:
+        header = dict(f.metadata())
+    meta = _json.loads(header["meta"])
+    meta["train_config"]["output"] = str(victim.with_suffix(".safetensors"))
+    meta["train_config"]["cache_dir"] = str(tmp_path / "album")
+    header["meta"] = _json.dumps(meta)
+    crafted = tmp_path / "elsewhere" / "run.last.safetensors"
+    crafted.parent.mkdir()
+    save_file(load_file(first["last"]), str(crafted), metadata=header)
+    resumed = train(resume=crafted, epochs=2, cache_dir=str(tmp_path / "cache"))
+    assert victim.read_bytes() == before and sorted(p.name for p in victim.parent.iterdir()) == [
+        "wedding.png"
+    ]
+    assert resumed["best"] == str(tmp_path / "elsewhere" / "run.safetensors")
+    assert sorted(p.name for p in crafted.parent.iterdir()) == [
+        "run.last.safetensors", "run.log.jsonl", "run.loss.png", "run.safetensors",
+    ]  # fmt: skip
+
+
+def test_outputs_never_overwrite_a_training_photo_or_a_foreign_file(tmp_path, cli):
+    data = learnable_images(tmp_path / "data", n=8)
+    photo = data / "img00.png"
+    before = photo.read_bytes()
+    common = [
+        "-m",
+        "baseline",
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--cache-dir",
+        tmp_path / "cache",
+        "-q",
+    ]
+    res = cli("train", data, "-o", photo, *common)
+    assert res.exit_code == 2 and "would overwrite a training image" in res.stderr
+    res = cli("train", data, "-o", data / "img01", *common)  # its loss plot would be img01.loss.png: not
+    assert res.exit_code == 0 and photo.read_bytes() == before
+    notes = tmp_path / "notes.safetensors"
+    notes.write_text("my notes")
+    res = cli("train", data, "-o", notes, *common)
+    assert res.exit_code == 2 and "is not a bwcolor checkpoint" in res.stderr
+    assert notes.read_text() == "my notes" and photo.read_bytes() == before
+
+
+def test_the_run_never_trains_on_its_own_loss_plot(tmp_path):
+    data = learnable_images(tmp_path / "data", n=8)
+    first = train(config(tmp_path, data, epochs=1, output=str(data / "m.safetensors")))
+    assert (data / "m.loss.png").exists() and first["data"]["train"] == 8
+    again = train(config(tmp_path, data, epochs=1, output=str(data / "m.safetensors")))
+    assert again["data"]["train"] == 8  # not 9: the plot left by the first run is not a photo to learn
