@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -99,8 +100,14 @@ BackboneWeights = Annotated[
 
 
 def printable(text: str) -> str:
-    """``text`` with the bytes of non-UTF-8 file names shown as escapes (\\xe9), not a crash."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """``text`` safe for a terminal: the bytes of non-UTF-8 file names and every control or
+    format character (a newline, ESC, a right-to-left override) shown as escapes (``\\xe9``,
+    ``\\n``, ``\\x1b``), so a file name can neither crash the output nor forge a line or move
+    the cursor."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def say(console: Console, text: str) -> None:
@@ -301,7 +308,7 @@ def colorize(
         if stop.is_set():  # a second Ctrl-C: stop now (written files are complete all the same)
             raise KeyboardInterrupt
         stop.set()
-        err.print("bwcolor: stopping after the current batch (Ctrl-C again to stop at once)", markup=False)
+        say(err, "bwcolor: stopping after the current batch (Ctrl-C again to stop at once)")
 
     interrupted = False
     with progress, _signal_handler(signal.SIGINT, on_sigint):
@@ -351,7 +358,7 @@ def _print_summary(summary, output: Path, interrupted: bool) -> None:
     )
     if summary.done:
         line += f" in {summary.seconds:.1f} s ({summary.images_per_second:.2f} images/s)"
-    err.print(line + f". Output: {output}", markup=False)
+    say(err, line + f". Output: {output}")
     if summary.colour_inputs:
         err.print(
             f"{summary.colour_inputs} input(s) were already colour or toned (e.g. sepia): "
@@ -501,7 +508,7 @@ def train(
                         markup=False,
                     )
             for problem in s.problems:
-                progress.console.print(f"bwcolor: skipped: {problem}", markup=False)
+                say(progress.console, f"bwcolor: skipped: {problem}")
         elif kind == "epoch_start":
             if task is not None:
                 progress.update(task, visible=False)
@@ -555,13 +562,13 @@ def train(
                 )  # fmt: skip
                 result = run_training(cfg, on_event=on_event)
     except TrainingInterrupted as exc:
-        err.print(f"bwcolor: {exc}", markup=False)
+        say(err, f"bwcolor: {exc}")
         raise typer.Exit(128 + int(exc.signum)) from None
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
     if rank_from_environment() != 0:
         return
-    err.print(_training_summary(result), markup=False)
+    say(err, _training_summary(result))
 
 
 class _LogLines:
@@ -732,6 +739,7 @@ def evaluate(
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
     from rich.table import Table
+    from rich.text import Text
 
     means = result.means()
     n_images = next(iter(means.values()))["images"]
@@ -740,7 +748,7 @@ def evaluate(
     for _, title, _ in METRIC_COLUMNS:
         table.add_column(title, justify="right")
     for name, m in means.items():
-        table.add_row(name, *[fmt.format(m[key]) for key, _, fmt in METRIC_COLUMNS])
+        table.add_row(Text(printable(name)), *[fmt.format(m[key]) for key, _, fmt in METRIC_COLUMNS])
     Console().print(table)
     truth = next(iter(means.values()))["colourfulness_true"]
     err.print(
@@ -802,7 +810,7 @@ def benchmark(
                 speed.append(
                     bench.measure(
                         name, net, usable, batch_sizes, repeats,
-                        on_step=lambda s: progress.update(task, advance=1, description=s),
+                        on_step=lambda s: progress.update(task, advance=1, description=escape(printable(s))),
                     )
                 )  # fmt: skip
             picture = contact_sheet(usable[:sheet], models, size) if sheet else None
@@ -814,7 +822,7 @@ def benchmark(
         report = write_report(output, evaluation, speed, env, command, picture)
     except OSError as exc:
         raise fail_usage(f"--output {output}: {exc.strerror or exc}") from None
-    err.print(f"report: {report}", markup=False)
+    say(err, f"report: {report}")
 
 
 def run() -> None:

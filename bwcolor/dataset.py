@@ -29,7 +29,7 @@ import numpy as np
 
 from bwcolor import lab
 from bwcolor.errors import ImageError, UsageError
-from bwcolor.io import read_image, to_float, write_atomic
+from bwcolor.io import open_image, read_image, to_float, write_atomic
 
 #: An image whose a and b both have a standard deviation below this is near-grayscale.
 MIN_AB_STD = 2.0
@@ -181,8 +181,6 @@ class ImageSet:
 def _hash_chunk(paths: list[Path]) -> list[tuple[str | None, int, int]]:
     """(digest, or None if unreadable; pixels; long side) per file; sizes 0 where Pillow cannot
     read the header (the decode will say why)."""
-    from PIL import Image
-
     out = []
     for p in paths:
         try:
@@ -191,9 +189,9 @@ def _hash_chunk(paths: list[Path]) -> list[tuple[str | None, int, int]]:
             out.append((None, 0, 0))
             continue
         try:
-            with Image.open(p) as im:
+            with open(p, "rb") as f, open_image(f) as im:
                 w, h = im.size
-        except Exception:  # noqa: BLE001 - any file Pillow cannot open
+        except Exception:  # noqa: BLE001 - any file that is not a supported image
             w = h = 0
         out.append((digest, w * h, max(w, h)))
     return out

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import socket
 import struct
-import tempfile
 import warnings
 import zlib
 from collections.abc import Callable
@@ -46,17 +46,9 @@ FORMAT_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
 DEFAULT_MAX_PIXELS = 200_000_000
 
 _ORIENTATION_TAG = 0x0112
-Image.MAX_IMAGE_PIXELS = None  # bwcolor applies its own limit (max_pixels) before decoding
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-#: Permissions of written files: what open() would give (temporary files are created 0600).
-FILE_MODE = 0o666 & ~_read_umask()
+#: The Pillow formats bwcolor decodes (a camera's multi-picture JPEG opens as JPEG). Nothing else
+#: is handed to Pillow, whatever a file's content claims: no PostScript through Ghostscript.
+PILLOW_FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "WEBP")
 
 
 @dataclass
@@ -164,11 +156,33 @@ def _decode_quietly(f: BinaryIO, max_pixels: int) -> Picture:
         return _decode(f, max_pixels)
 
 
+def open_image(f: BinaryIO) -> Image.Image:
+    """Open ``f`` with the first of :data:`PILLOW_FORMATS` whose plugin accepts its content.
+
+    Like ``Image.open`` restricted to those formats, and without Pillow's global
+    decompression-bomb limit, which bwcolor neither changes nor relies on: its own ``max_pixels``
+    is checked on the header before decoding (see :func:`read_image`).
+    """
+    from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
+
+    prefix = f.read(16)
+    for fmt in PILLOW_FORMATS:
+        factory, accept = Image.OPEN[fmt]
+        if accept is not None and not accept(prefix):
+            continue
+        f.seek(0)
+        try:
+            return factory(f, "")
+        except (SyntaxError, IndexError, TypeError, struct.error):
+            continue
+    raise UnidentifiedImageError("not a supported image")
+
+
 def _decode(f: BinaryIO, max_pixels: int) -> Picture:
     try:
-        im = Image.open(f)
+        im = open_image(f)
     except UnidentifiedImageError:
-        raise ImageError("not an image, or a format bwcolor cannot read") from None
+        raise ImageError(f"not a supported image (bwcolor reads {', '.join(IMAGE_EXTENSIONS)})") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a per-file error
         raise ImageError(f"cannot decode ({_describe(exc)})") from None
     try:
@@ -467,15 +481,12 @@ def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None], durable: 
     (the rename is still atomic), and where 100,000 fsyncs would cost minutes.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{_short_name(path.name)}.{_HOST}-{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
-    )
+    fd, tmp = _create_temporary(path)
     try:
         os.close(fd)  # reopened by name: writers such as tifffile want a named file
         with open(tmp, "wb") as f:
             data(f) if callable(data) else f.write(data)
             f.flush()
-            os.fchmod(f.fileno(), FILE_MODE)
             if durable:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -485,6 +496,21 @@ def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None], durable: 
         except OSError:
             pass
         raise
+
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path``, created with mode 0666 less the umask (what a plain
+    ``open`` gives; the umask is never changed, not even for a moment), as ``(fd, name)``."""
+    prefix = f".{_short_name(path.name)}.{_HOST}-{os.getpid()}."
+    for _ in range(100):
+        tmp = str(path.parent / f"{prefix}{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            return os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666
+            ), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file beside {path}")
 
 
 def _short_name(name: str, limit: int = 100) -> str:

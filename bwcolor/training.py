@@ -310,10 +310,10 @@ def _check_outputs(output: Path, files: list[dataset.DataFile], resumed: bool) -
 
 def _is_loss_plot(path: Path) -> bool:
     """A PNG written by matplotlib (as :func:`_plot` writes), not a photo."""
-    from PIL import Image
+    from bwcolor.io import open_image
 
     try:
-        with Image.open(path) as im:
+        with open(path, "rb") as f, open_image(f) as im:
             return im.format == "PNG" and str(im.info.get("Software", "")).startswith("Matplotlib")
     except Exception:  # noqa: BLE001 - unreadable: not ours
         return False

@@ -108,7 +108,7 @@ def test_bad_inputs_get_one_line_each_and_the_run_goes_on(tmp_path, cli, baselin
     expected = {
         "empty.jpg": "empty file",
         "truncated.jpg": "truncated",
-        "text.jpg": "not an image",
+        "text.jpg": "not a supported image",
         "huge.png": "exceeds the limit",
         "locked.png": "permission denied",
         "nothing": "no images found",

@@ -30,7 +30,7 @@ def test_cluster_outputs_equal_a_local_run(tmp_path, cli, baseline_ckpt, cluster
     assert local.exit_code == remote.exit_code == 1  # the broken file, in both
     a, b = json.loads(local.stdout), json.loads(remote.stdout)
     assert (a["done"], a["failed"]) == (b["done"], b["failed"]) == (40, 1)
-    assert "broken.jpg" in remote.stderr and "not an image" in remote.stderr
+    assert "broken.jpg" in remote.stderr and "not a supported image" in remote.stderr
     assert tree_hashes(tmp_path / "remote") == tree_hashes(tmp_path / "local")
     again = cli("colorize", src, "-o", tmp_path / "remote", "-m", baseline_ckpt, "--json", "-q",
                 "--scheduler", cluster.scheduler_address)  # fmt: skip

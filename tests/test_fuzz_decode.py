@@ -62,6 +62,10 @@ def check(data: bytes) -> None:
 
 def test_seeds_decode():
     for name, data in SEEDS.items():
+        if name == "gif":  # a format bwcolor does not list: refused whatever the decoder could do
+            with pytest.raises(ImageError, match="not a supported image"):
+                decode_image(data)
+            continue
         assert decode_image(data).pixels.shape[:2] == (12, 16), name
 
 

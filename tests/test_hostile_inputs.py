@@ -91,11 +91,11 @@ def make_corpus(src: Path) -> tuple[dict[str, tuple], dict[str, str]]:
     (src / "cutpng.png").write_bytes(png[: len(png) // 2])
     bad["cutpng.png"] = "truncated"
     (src / os.fsdecode(b"br\xfbl\xe9.jpg")).write_bytes(b"\xff\xd8 burnt")  # non-UTF-8 and broken
-    bad["br\\xfbl\\xe9.jpg"] = "not an image"  # shown with the undecodable bytes escaped
+    bad["br\\xfbl\\xe9.jpg"] = "not a supported image"  # shown with the undecodable bytes escaped
     (src / "notes.jpg").write_text("scanned by the archive, box 3\n")
-    bad["notes.jpg"] = "not an image"
+    bad["notes.jpg"] = "not a supported image"
     (src / "report.jpg").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n")
-    bad["report.jpg"] = "not an image"
+    bad["report.jpg"] = "not a supported image"
     png_bomb(src / "bomb.png")
     bad["bomb.png"] = "exceeds the limit"
     (src / "gone.jpg").symlink_to(src / "deleted-long-ago.jpg")
@@ -140,3 +140,65 @@ def test_every_orientation_comes_out_upright(tmp_path, cli, baseline_ckpt, orien
     assert res.exit_code == 0
     upright = (W, H) if orientation >= 5 else (H, W)
     assert read_image(tmp_path / "out" / "x.jpg").pixels.shape[:2] == upright
+
+
+def test_only_the_listed_formats_are_decoded_whatever_the_content(tmp_path, cli, baseline_ckpt):
+    """A PostScript file named .jpg never reaches Ghostscript; a GIF named .png is not read."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "scan.jpg").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    Image.fromarray(gradient_rgb(H, W)).save(src / "anim.png", format="GIF")
+    Image.fromarray(gradient_rgb(H, W)).save(src / "ok.png")
+    res = cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt)
+    assert res.exit_code == 1
+    for name in ("scan.jpg", "anim.png"):
+        assert f"{name}: not a supported image" in res.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["ok.png"]
+
+
+def test_control_characters_in_file_names_are_escaped(tmp_path, cli, baseline_ckpt):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a\nbwcolor: error: forged.jpg").write_bytes(b"broken")
+    (src / "b\x1b[2J.jpg").write_bytes(b"broken")
+    res = cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt)
+    assert res.exit_code == 1
+    lines = res.stderr.splitlines()
+    assert sum("forged" in ln for ln in lines) == 1 and "a\\nbwcolor: error: forged.jpg" in res.stderr
+    assert "\x1b" not in res.stderr and "b\\x1b[2J.jpg" in res.stderr
+    as_json = cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt, "--json", "-q")
+    import json
+
+    files = {f["file"] for f in json.loads(as_json.stdout)["failures"]}
+    assert str(src / "b\x1b[2J.jpg") in files  # JSON stays JSON: the exact name, escaped by JSON
+
+
+def test_pillows_own_bomb_limit_is_neither_changed_nor_relied_on(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    code = (
+        "import os; calls = []; real = os.umask; os.umask = lambda m: calls.append(m) or real(m)\n"
+        "from PIL import Image; before = Image.MAX_IMAGE_PIXELS\n"
+        "import bwcolor, bwcolor.cli, bwcolor.io, bwcolor.batch, bwcolor.training\n"
+        "print(calls, Image.MAX_IMAGE_PIXELS == before)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[] True"  # importing bwcolor changes neither
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # to Pillow, 40x24 is now a bomb
+    path = write(tmp_path / "a.png", gradient_rgb(H, W))
+    assert read_image(path).pixels.shape == (H, W, 3)  # bwcolor's own limit applies
+    with pytest.raises(Exception, match="exceeds the limit of 100"):
+        read_image(path, max_pixels=100)
+
+
+def test_outputs_get_the_umask_mode_without_the_umask_changing(tmp_path):
+    from bwcolor.io import write_atomic
+
+    old = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "f.bin", b"x")
+        assert os.umask(0o027) == 0o027  # unchanged by the write
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o640

@@ -102,8 +102,8 @@ def test_cmyk_jpeg_and_multipage_tiff(tmp_path):
     "content, message",
     [
         (b"", "empty file"),
-        (b"hello, I am text", "not an image"),
-        (b"%PDF-1.4\n...", "not an image"),
+        (b"hello, I am text", "not a supported image"),
+        (b"%PDF-1.4\n...", "not a supported image"),
     ],
 )
 def test_bad_files_raise_one_clear_message(tmp_path, content, message):
