@@ -182,6 +182,9 @@ def _decode(f: BinaryIO, max_pixels: int) -> Picture:
     try:
         im = open_image(f)
     except UnidentifiedImageError:
+        f.seek(0)
+        if f.read(4) in (b"II*\0", b"MM\0*"):  # a TIFF Pillow cannot read, e.g. float RGB
+            return _decode_tiff_samples(f, max_pixels)
         raise ImageError(f"not a supported image (bwcolor reads {', '.join(IMAGE_EXTENSIONS)})") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a per-file error
         raise ImageError(f"cannot decode ({_describe(exc)})") from None
@@ -217,7 +220,7 @@ def _read_opened(im: Image.Image, f: BinaryIO, max_pixels: int) -> Picture:
         f.seek(0)
         pixels, alpha = _decode_opencv(f.read())
     else:
-        pixels, alpha = _pillow_to_arrays(im)
+        pixels, alpha = _pillow_to_arrays(im, notes)
         if orientation != 1 and _orientation(im) == 1:
             orientation = 1  # this Pillow applied it while loading (TIFF, Pillow >= 13) and dropped the tag
     pixels = apply_orientation(pixels, orientation)
@@ -284,6 +287,41 @@ def _decode_tiff16(f: BinaryIO) -> tuple[np.ndarray, np.ndarray | None] | None:
     return (a[..., :3].copy(), a[..., 3].copy()) if a.shape[2] == 4 else (a, None)
 
 
+def _decode_tiff_samples(f: BinaryIO, max_pixels: int) -> Picture:
+    """A TIFF that Pillow cannot open (float or 32-bit RGB, say), read by tifffile: the first
+    page's gray or RGB(A) samples, as levels; orientation applied; no metadata carried."""
+    import tifffile
+
+    f.seek(0)
+    try:
+        with tifffile.TiffFile(f) as tif:
+            page = tif.pages[0]
+            h, w = page.shape[:2]
+            if h * w > max_pixels:
+                raise ImageError(f"too large: {w}x{h} = {w * h:,} pixels exceeds the limit of {max_pixels:,}")
+            a = page.asarray()
+            tag = page.tags.get(_ORIENTATION_TAG)
+            orientation = int(tag.value) if tag is not None and 1 <= int(tag.value) <= 8 else 1
+    except ImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any tifffile failure is a per-file error
+        raise ImageError(f"not a supported image ({_describe(exc)})") from None
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))) or a.size == 0:
+        raise ImageError(f"not a supported image (TIFF samples of shape {a.shape})")
+    notes: list[str] = []
+    if a.dtype.kind == "f":
+        a = float_levels(a.astype(np.float32), notes)
+    elif a.dtype.kind in "ui" and a.dtype.itemsize > 2:
+        a = (np.clip(a, 0, None).astype(np.float64) / np.iinfo(a.dtype).max).astype(np.float32)
+    elif a.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"not a supported image (TIFF samples of type {a.dtype})")
+    alpha = a[..., 3] if a.ndim == 3 and a.shape[2] == 4 else None
+    pixels = a[..., :3] if a.ndim == 3 else a
+    pixels = apply_orientation(pixels, orientation)
+    alpha = apply_orientation(alpha, orientation) if alpha is not None else None
+    return Picture(pixels, alpha, "tiff", notes, Metadata())
+
+
 def _decode_opencv(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
     buf = np.frombuffer(data, dtype=np.uint8)
     a = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
@@ -296,7 +334,7 @@ def _decode_opencv(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
     return a, None
 
 
-def _pillow_to_arrays(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+def _pillow_to_arrays(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
     mode = im.mode
     im.load()
     if mode in ("1", "L"):
@@ -309,12 +347,26 @@ def _pillow_to_arrays(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if mode == "I":
         return np.clip(np.asarray(im), 0, 65535).astype(np.uint16), None
     if mode == "F":
-        return np.clip(np.asarray(im, dtype=np.float32), 0.0, 1.0), None
+        return float_levels(np.asarray(im, dtype=np.float32), notes), None
     has_alpha = mode in ("RGBA", "PA", "La") or "transparency" in im.info
     if has_alpha:
         a = np.asarray(im.convert("RGBA"))
         return a[..., :3].copy(), a[..., 3].copy()
     return np.asarray(im.convert("RGB")), None
+
+
+def float_levels(a: np.ndarray, notes: list[str]) -> np.ndarray:
+    """Float pixels as levels in [0, 1]. Float images are usually 0-1, but some tools write 0-255
+    or 0-65535: the largest value decides which (and a note says what was assumed)."""
+    finite = np.isfinite(a)
+    top = float(a[finite].max()) if finite.any() else 0.0
+    scale = 1.0
+    if top > 1.0:
+        scale = 255.0 if top <= 255.0 else 65535.0 if top <= 65535.0 else top
+        notes.append(f"float pixels up to {top:g}: read as levels from 0 to {scale:g}")
+    if not finite.all():
+        notes.append("float pixels that are NaN or infinite: read as black")
+    return np.clip(np.nan_to_num(a / scale, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0).astype(np.float32)
 
 
 def output_path(source: Path, fmt: str | None) -> Path:

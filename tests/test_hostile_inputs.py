@@ -202,3 +202,24 @@ def test_outputs_get_the_umask_mode_without_the_umask_changing(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("shape", [(H, W), (H, W, 3)])
+@pytest.mark.parametrize("top", [1.0, 255.0, 65535.0])
+def test_float_tiffs_in_any_range_keep_their_lightness(tmp_path, cli, baseline_ckpt, shape, top):
+    import tifffile
+
+    gray = gray_of(gradient_rgb(H, W)).astype(np.float32) / 255  # levels 0-1
+    levels = gray if len(shape) == 2 else np.dstack([gray] * 3)
+    (tmp_path / "in").mkdir()
+    photometric = "rgb" if len(shape) == 3 else "minisblack"
+    tifffile.imwrite(tmp_path / "in" / "f.tif", (levels * top).astype(np.float32), photometric=photometric)
+    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt)
+    assert res.exit_code == 0, res.output
+    from bwcolor.io import to_float
+    from bwcolor.lab import gray_to_lightness, rgb_to_lab
+
+    out = to_float(read_image(tmp_path / "out" / "f.tif").pixels)
+    lightness = rgb_to_lab(out)[..., 0]
+    assert abs(lightness.mean() - gray_to_lightness(gray).mean()) < 2  # the input's, not washed out
+    assert ("read as levels from 0 to" in res.stderr) == (top > 1)
