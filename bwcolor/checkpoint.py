@@ -165,6 +165,33 @@ def config_problem(model: str, config: dict[str, Any]) -> str | None:
     return None
 
 
+def is_path_like(name: str) -> bool:
+    """A model argument that names a file: it holds a folder separator or ends in .safetensors."""
+    return "/" in name or os.sep in name or name.endswith(SUFFIX)
+
+
+def resolve_model_path(name_or_path: str | Path) -> Path:
+    """The checkpoint a model argument means: a shipped model's weights for a model name (even
+    when a folder of that name is in the way), else the file it names.
+
+    :class:`ModelError` before any image is read: an unknown name lists the known ones.
+    """
+    name = str(name_or_path)
+    if name in list_models() and not is_path_like(name):
+        path = weights_dir() / f"{name}{SUFFIX}"
+        if not path.is_file():
+            raise ModelError(
+                f"no trained weights for model {name!r} (looked for {path}); "
+                "train some with 'bwcolor train' and pass the checkpoint's path"
+            )
+        return path
+    path = Path(name_or_path)
+    if not is_path_like(name) and not path.is_file():
+        known = ", ".join(list_models())
+        raise ModelError(f"unknown model {name!r}: use one of {known}, or a checkpoint file (.safetensors)")
+    return path
+
+
 def load_model(
     name_or_path: str | Path,
     device: str | torch.device = "cpu",
@@ -187,13 +214,7 @@ def load_model(
         model = create_model(str(name_or_path))
         model.precision = precision
         return model.to(device).eval()
-    if str(name_or_path) in list_models() and not path.exists():
-        path = weights_dir() / f"{name_or_path}{SUFFIX}"
-        if not path.is_file():
-            raise ModelError(
-                f"no trained weights for model {name_or_path!r} (looked for {path}); "
-                "train some with 'bwcolor train' and pass the checkpoint's path"
-            )
+    path = resolve_model_path(name_or_path)
     header, tensors = read_checkpoint(path)
     config = dict(header["config"])
     if backbone_weights is not None:

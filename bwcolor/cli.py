@@ -233,12 +233,14 @@ def colorize(
     Inputs are never modified; existing outputs are skipped, so a rerun resumes.
     """
     from bwcolor import batch
-    from bwcolor.checkpoint import load_model
+    from bwcolor.checkpoint import UNTRAINED, load_model, resolve_model_path
     from bwcolor.device import resolve_device, resolve_precision
     from bwcolor.inputs import expand_inputs
     from bwcolor.io import normalise_format, remove_stale_temporaries
 
     try:
+        # an unknown model fails first; a shipped one's name wins over a folder of that name
+        model_ref = model if model in UNTRAINED else str(resolve_model_path(model).resolve())
         if fmt is not None:
             try:
                 fmt = normalise_format(fmt)
@@ -264,15 +266,10 @@ def colorize(
         net = client = None
         if scheduler is not None and jobs:
             from bwcolor.cluster import connect
-            from bwcolor.models import list_models
 
-            if model not in list_models() and not Path(model).is_file():
-                raise UsageError(
-                    f"--model {model}: no such model or checkpoint file (workers need it at the same path)"
-                )
             client = connect(scheduler)
         elif jobs:
-            net = load_model(model, dev, backbone_weights, precision)
+            net = load_model(model_ref, dev, backbone_weights, precision)
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
 
@@ -318,7 +315,7 @@ def colorize(
                 from bwcolor.cluster import ModelSpec, run_on_cluster
 
                 with client:
-                    where = Path(model).resolve() if Path(model).exists() else model  # workers: any cwd
+                    where = model_ref  # an absolute path (or gray): workers may run in any folder
                     spec = ModelSpec(str(where), device, backbone_weights, precision)
                     run_on_cluster(client, jobs, spec, options, on_result, summary, stop)
             elif jobs:

@@ -59,6 +59,13 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
+def _inside(path: Path, folder: Path | None) -> bool:
+    if folder is None:
+        return False
+    real = _resolved(path)
+    return real == folder or folder in real.parents
+
+
 def _glob_base(pattern: str) -> Path:
     parts = Path(pattern).parts
     base = []
@@ -114,6 +121,7 @@ def expand_inputs(
         elif glob.has_magic(raw):
             base = _glob_base(raw)
             matches = sorted(glob.glob(raw, recursive=True))
+            matches = [m for m in matches if not _inside(Path(m), exclude)]  # a rerun's own outputs
             images = [Path(m) for m in matches if Path(m).is_file() and is_image_path(Path(m))]
             for m in images:
                 add(m, base)

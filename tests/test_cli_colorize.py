@@ -260,3 +260,34 @@ def test_effnet_unet_colorizes_extreme_shapes(tmp_path, cli):
     assert res.exit_code == 0, res.output
     assert read_image(tmp_path / "out" / "pano.png").pixels.shape == (37, 1000, 3)
     assert read_image(tmp_path / "out" / "tiny.png").pixels.shape == (3, 2, 3)
+
+
+def test_a_folder_named_like_a_model_does_not_hide_the_shipped_weights(
+    tmp_path, cli, baseline_ckpt, monkeypatch
+):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "baseline.safetensors").write_bytes(baseline_ckpt.read_bytes())
+    monkeypatch.setenv("BWCOLOR_WEIGHTS_DIR", str(weights))
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "a.png", gray_of(gradient_rgb(24, 40)))
+    first = cli("colorize", "a.png", "-o", "baseline", "-m", "baseline")
+    assert first.exit_code == 0 and (tmp_path / "baseline" / "a.png").exists()
+    again = cli("colorize", "a.png", "-o", "out2", "-m", "baseline")  # a folder ./baseline now exists
+    assert again.exit_code == 0, again.output
+    res = cli("colorize", "a.png", "-o", "out3", "-m", "effnet-unet")
+    assert (
+        res.exit_code == 2 and "unknown model 'effnet-unet': use one of baseline, effnet_unet" in res.stderr
+    )
+    assert not (tmp_path / "out3").exists()
+
+
+def test_a_glob_rerun_resumes_instead_of_matching_its_own_outputs(tmp_path, cli, baseline_ckpt):
+    for i in range(2):
+        write(tmp_path / "g" / "sub" / f"p{i}.png", gray_of(gradient_rgb(24, 40, seed=i)))
+    pattern = str(tmp_path / "g" / "**" / "*.png")
+    first = cli("colorize", pattern, "-o", tmp_path / "g" / "out", "-m", baseline_ckpt, "--json", "-q")
+    assert first.exit_code == 0 and json.loads(first.stdout)["done"] == 2
+    again = cli("colorize", pattern, "-o", tmp_path / "g" / "out", "-m", baseline_ckpt, "--json", "-q")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["skipped"] == 2
