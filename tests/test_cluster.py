@@ -79,5 +79,6 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, baseline_ckpt, cluster)
 
     from bwcolor.cli import app
 
-    CliRunner().invoke(app, ["colorize", str(src), "-o", str(local), "-m", str(baseline_ckpt), "-q"])
+    res = CliRunner().invoke(app, ["colorize", str(src), "-o", str(local), "-m", str(baseline_ckpt), "-q"])
+    assert res.exit_code == 0, res.output
     assert tree_hashes(out) == tree_hashes(local)  # every file, whole, as a local run writes it

@@ -79,9 +79,11 @@ def test_two_passes_at_once_give_the_outputs_of_one(tmp_path, cli, baseline_ckpt
     for i in range(7):
         write(tmp_path / "in" / f"{i}.png", gray_of(gradient_rgb(40 + 8 * (i % 3), 64, seed=i)))
     monkeypatch.setattr(batch, "inference_plan", lambda device, workers: (1, None))
-    cli("colorize", tmp_path / "in", "-o", tmp_path / "one", "-m", baseline_ckpt, "--batch-size", "2")
+    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "one", "-m", baseline_ckpt, "--batch-size", "2")
+    assert res.exit_code == 0, res.output
     monkeypatch.setattr(batch, "inference_plan", lambda device, workers: (2, 1))
-    cli("colorize", tmp_path / "in", "-o", tmp_path / "two", "-m", baseline_ckpt, "--batch-size", "2")
+    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "two", "-m", baseline_ckpt, "--batch-size", "2")
+    assert res.exit_code == 0, res.output
     one, two = sorted((tmp_path / "one").iterdir()), sorted((tmp_path / "two").iterdir())
     assert [p.name for p in two] == [p.name for p in one] and len(one) == 7
     for a, b in zip(one, two, strict=True):  # one thread or two may round the last bit apart

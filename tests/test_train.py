@@ -92,10 +92,11 @@ def test_cache_is_reused_across_epochs_and_runs(tmp_path, monkeypatch):
 
 
 def test_fusion_trains_with_cached_embeddings(tmp_path):
-    data = learnable_images(tmp_path / "data", n=4)
-    result = train(config(tmp_path, data, model="fusion", epochs=1, val=None, val_fraction=0.0))
-    assert np.isfinite(result["history"][0]["train_loss"])
-    assert len(list((tmp_path / "cache").rglob("*.emb16.npy"))) == 4
+    data = learnable_images(tmp_path / "data", n=8)
+    result = train(config(tmp_path, data, model="fusion", epochs=4))
+    history = result["history"]
+    assert history[-1]["val_loss"] < history[0]["val_loss"] < result["gray_val_loss"]
+    assert len(list((tmp_path / "cache").rglob("*.emb16.npy"))) == 8 + 4  # training and validation
     assert load_model(result["best"]).config.backbone == "efficientnet_lite0"
 
 
@@ -133,10 +134,12 @@ def test_rebalance_weights_favour_rare_saturated_colours():
     assert (w >= 0).all()
 
 
-def test_training_with_rebalancing_runs(tmp_path):
-    data = learnable_images(tmp_path / "data", n=6)
-    result = train(config(tmp_path, data, epochs=1, rebalance=0.5))
-    assert np.isfinite(result["history"][0]["train_loss"])
+def test_training_with_rebalancing_weighs_the_loss_and_learns(tmp_path):
+    data = learnable_images(tmp_path / "data", n=8)
+    plain = train(config(tmp_path, data, epochs=3, output=str(tmp_path / "p" / "m.safetensors")))
+    weighted = train(config(tmp_path, data, epochs=3, rebalance=0.5))
+    assert weighted["history"][0]["train_loss"] != pytest.approx(plain["history"][0]["train_loss"], rel=1e-3)
+    assert weighted["history"][-1]["val_mse"] < weighted["gray_val_loss"]  # colours better than gray
 
 
 def test_effnet_unet_trains_on_random_crops_with_its_frozen_encoder(tmp_path):
