@@ -144,18 +144,16 @@ def test_train_killed_loses_at_most_the_current_epoch(tmp_path):
 
 @pytest.mark.parametrize(
     ("where", "code", "cause"),
-    [("fsync", errno.ENOSPC, "No space left on device"), ("mkstemp", errno.EROFS, "Read-only file system")],
+    [("fsync", errno.ENOSPC, "No space left on device"), ("create", errno.EROFS, "Read-only file system")],
 )
 def test_full_disk_or_read_only_output_fails_each_file_cleanly(
     tmp_path, cli, baseline_ckpt, monkeypatch, where, code, cause
 ):
-    import tempfile
-
     from bwcolor import io
 
     for i in range(3):
         write(tmp_path / "in" / f"x{i}.jpg", gray_of(gradient_rgb(32, 32, seed=i)))
-    target = {"fsync": (io.os, "fsync"), "mkstemp": (tempfile, "mkstemp")}[where]
+    target = {"fsync": (io.os, "fsync"), "create": (io, "_create_temporary")}[where]
     real = getattr(*target)
 
     def failing(*args, **kwargs):
