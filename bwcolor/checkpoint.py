@@ -159,6 +159,12 @@ def config_problem(model: str, config: dict[str, Any]) -> str | None:
     size = config.get("render_size")
     if size is not None and (not isinstance(size, int) or not 16 <= size <= MAX_RENDER_SIZE or size % 8):
         return f"config render_size={size!r} is not a multiple of 8 between 16 and {MAX_RENDER_SIZE}"
+    prior = config.get("class_prior")
+    if prior is not None and not (
+        isinstance(prior, list)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in prior)
+    ):
+        return "config class_prior is not a list of positive numbers"
     temperature = config.get("temperature")
     if temperature is not None and not temperature > 0:
         return f"config temperature={temperature!r} is not positive"

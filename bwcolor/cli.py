@@ -239,8 +239,6 @@ def colorize(
     from bwcolor.io import normalise_format, remove_stale_temporaries
 
     try:
-        # an unknown model fails first; a shipped one's name wins over a folder of that name
-        model_ref = model if model in UNTRAINED else str(resolve_model_path(model).resolve())
         if fmt is not None:
             try:
                 fmt = normalise_format(fmt)
@@ -249,6 +247,8 @@ def colorize(
         dev = resolve_device(device)
         batch_size = batch_size or (1 if dev.type == "cpu" else 8)
         resolve_precision(precision, dev)  # a wrong --precision fails before any file is planned
+        # an unknown model fails before any file is read; a shipped one's name wins over a folder
+        model_ref = model if model in UNTRAINED else str(resolve_model_path(model).resolve())
         options = batch.Options(
             output,
             fmt,

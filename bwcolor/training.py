@@ -38,8 +38,8 @@ from bwcolor.device import environment, resolve_device
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.inputs import expand_inputs
 from bwcolor.lab import SIZE_MULTIPLE, Normalisation
-from bwcolor.models import create_model
-from bwcolor.models.colour_classes import AB_CELLS, class_loss, grid_cell
+from bwcolor.models import create_model, model_class
+from bwcolor.models.colour_classes import AB_CELLS, class_loss, class_prior, grid_cell
 
 EMBEDDING_BATCH = 32
 
@@ -132,8 +132,10 @@ def _data_files(patterns: list[str], what: str, is_val: bool = False) -> list[da
     return files
 
 
-def _build_model(cfg: TrainConfig):
+def _build_model(cfg: TrainConfig, class_prior: list[float] | None = None):
     options: dict[str, Any] = {"render_size": cfg.render_size or 2 * cfg.image_size}
+    if class_prior is not None:
+        options["class_prior"] = class_prior
     if cfg.model == "fusion":
         options |= {
             "backbone": cfg.backbone,
@@ -399,7 +401,10 @@ def train(
     train_set, val_set, data = _load_data(cfg, emit, procs.main, resumed=resume is not None)
 
     torch.manual_seed(cfg.seed)
-    model = _build_model(cfg)
+    prior = None
+    if "class_prior" in model_class(cfg.model).Config.__dataclass_fields__ and cfg.head in (None, "classes"):
+        prior = class_prior(train_set.images)  # for decoding (see ClassHead), not training
+    model = _build_model(cfg, prior)
     if resume_tensors is not None:
         weights = load_model(resume, device="cpu", backbone_weights=cfg.backbone_weights)
         model.load_state_dict(weights.state_dict())

@@ -91,19 +91,63 @@ def class_loss(
     return loss
 
 
-class ClassHead(nn.Module):
-    """1x1 conv to class logits; :meth:`decode` gives normalised ab by the annealed mean."""
+def class_prior(images, sample: int = 3000, smoothing: float = 1e-4) -> list[float]:
+    """How often each colour class occurs in ``images`` (uint8 RGB arrays), as probabilities.
 
-    def __init__(self, channels: int, temperature: float, ab_scale: float = 110.0):
+    Counted over at most ``sample`` images spread evenly over the sequence, each pixel's ab at
+    its nearest class centre; ``smoothing`` (a share of a uniform distribution) keeps every
+    class above zero, so that ``log`` of the prior is finite.
+    """
+    from bwcolor import lab
+
+    centres = class_centres()
+    counts = torch.zeros(len(centres), dtype=torch.float64)
+    for i in np.unique(np.linspace(0, len(images) - 1, min(sample, len(images))).astype(int)):
+        small = lab.shrink(np.asarray(images[i]), 64)
+        ab = torch.from_numpy(lab.rgb_to_lab(small.astype(np.float32) / 255)[..., 1:].reshape(-1, 2).copy())
+        counts += torch.bincount(torch.cdist(ab, centres).argmin(1), minlength=len(centres)).double()
+    p = counts / counts.sum().clamp_min(1)
+    p = (1 - smoothing) * p + smoothing / len(p)
+    return [round(float(v), 8) for v in p]
+
+
+class ClassHead(nn.Module):
+    """1x1 conv to class logits; :meth:`decode` gives normalised ab by the annealed mean.
+
+    ``prior_weight`` (alpha) > 0 divides the predicted distribution by the training colours'
+    prior to the power alpha before the annealed mean: a network trained with plain
+    cross-entropy predicts p(colour | image), which leans towards the common, desaturated
+    colours; dividing by p(colour)^alpha gives the rare, saturated ones their due at decoding
+    time (the effect of Zhang et al.'s class rebalancing, but tunable without retraining).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        temperature: float,
+        ab_scale: float = 110.0,
+        prior: list[float] | None = None,
+        prior_weight: float = 0.0,
+    ):
         super().__init__()
         self.conv = nn.Conv2d(channels, len(class_cells()), 1)
         self.temperature = temperature
+        self.prior_weight = prior_weight
         self.register_buffer("centres", class_centres() / ab_scale, persistent=False)
+        log_prior = (
+            torch.log(torch.tensor(prior, dtype=torch.float32)) if prior else torch.zeros(len(self.centres))
+        )
+        if len(log_prior) != len(self.centres):
+            raise ValueError(f"class_prior has {len(log_prior)} values, not {len(self.centres)}")
+        self.register_buffer("log_prior", log_prior, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits (B, Q, h, w) -> normalised ab (B, 2, h, w), the annealed mean."""
-        p = torch.softmax(logits.float() / self.temperature, dim=1)
+        scores = logits.float()
+        if self.prior_weight:
+            scores = scores - self.prior_weight * self.log_prior[:, None, None]
+        p = torch.softmax(scores / self.temperature, dim=1)
         return torch.einsum("bqhw,qc->bchw", p, self.centres).to(logits.dtype)

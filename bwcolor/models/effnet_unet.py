@@ -63,6 +63,8 @@ class EffNetUNet(nn.Module):
         render_size: int = 256
         head: str = "classes"  # "classes" (annealed mean over ab classes) or "regression" (tanh)
         temperature: float = 0.38
+        prior_weight: float = 0.0  # alpha: decode p(colour | image) / p(colour)^alpha (see ClassHead)
+        class_prior: list[float] | None = None  # the training colours' class frequencies
 
     def __init__(self, config: Config | None = None):
         super().__init__()
@@ -77,7 +79,16 @@ class EffNetUNet(nn.Module):
         self.dec8 = nn.Sequential(*conv_relu(192 + c8, 128), *conv_relu(128, 128))
         self.dec4 = nn.Sequential(*conv_relu(128 + c4 + 1, 64), *conv_relu(64, 64))
         classes = self.config.head == "classes"
-        self.head = ClassHead(64, self.config.temperature) if classes else None
+        self.head = (
+            ClassHead(
+                64,
+                self.config.temperature,
+                prior=self.config.class_prior,
+                prior_weight=self.config.prior_weight,
+            )
+            if classes
+            else None
+        )
         self.regress = None if classes else nn.Sequential(nn.Conv2d(64, 2, 3, padding=1), nn.Tanh())
         self.encoder = PyramidEncoder()  # built last: the decoder's initialisation does not depend on it
 

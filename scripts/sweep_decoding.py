@@ -1,0 +1,199 @@
+"""CIEDE2000 against colourfulness as a classes-head model's decoding sweeps, on validation photos.
+
+For each (temperature T, prior weight alpha) the annealed mean of p(colour | image) /
+p(colour)^alpha at temperature T (see ``bwcolor.models.colour_classes.ClassHead``) is merged with
+each photo's full-resolution L exactly as ``bwcolor colorize`` does, and scored against the
+photo. The network runs once per photo: only the decoding changes. Models without a classes head
+(and the gray baseline) are swept over ``--saturation`` instead.
+
+    python scripts/sweep_decoding.py OUT.json --val ../shared/data/train --val-fraction 0.1 \\
+        --model new=run/effnet_unet.safetensors --model old=weights/effnet_unet.safetensors \\
+        --prior-from DATA [DATA ...]
+
+``--prior-from`` gives the training folders whose colour frequencies make the prior (models
+whose checkpoint already holds ``class_prior`` use theirs). Writes OUT.json (every point, with
+its mean metrics) and, with ``--plot``, the trade-off curves as a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bwcolor import dataset, lab, metrics
+from bwcolor.checkpoint import load_model
+from bwcolor.colorize import colorized_pixels, luminance, network_input, normalisation_of
+from bwcolor.errors import ImageError
+from bwcolor.evaluate import ground_truth
+from bwcolor.inputs import expand_inputs
+from bwcolor.io import Picture
+from bwcolor.models.colour_classes import class_prior
+
+TEMPERATURES = (0.15, 0.25, 0.38, 0.5, 0.7, 1.0)
+PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
+SATURATIONS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
+
+
+def validation_paths(folders: list[str], fraction: float | None, limit: int | None) -> list[Path]:
+    sources, _ = expand_inputs(folders)
+    paths = [s.path for s in sources]
+    if fraction is not None:
+        paths = [p for p in paths if dataset.in_validation(dataset.content_hash(p), fraction)]
+    return paths[:limit] if limit else paths
+
+
+def prior_from(folders: list[str], fraction: float, sample: int) -> list[float]:
+    """The colour-class frequencies of the training photos of ``folders`` (validation left out),
+    on an even sample across the folders."""
+    per_folder = max(1, sample // len(folders))
+    images = []
+    for folder in folders:
+        sources, _ = expand_inputs([folder])
+        picked = sources[:: max(1, len(sources) // per_folder)][:per_folder]
+        for s in picked:
+            if dataset.in_validation(dataset.content_hash(s.path), fraction):
+                continue
+            try:
+                rgb = ground_truth(s.path, None)
+            except ImageError:
+                continue
+            images.append((lab.shrink(rgb, 128) // (257 if rgb.dtype == np.uint16 else 1)).astype(np.uint8))
+    return class_prior(images, sample=len(images))
+
+
+@torch.inference_mode()
+def scores_of(model, picture: Picture, render_size: int | None = None):
+    """What decoding needs: the class logits at the network's resolution, and its input shape."""
+    lum = luminance(picture).lum
+    size = render_size or model.config.render_size
+    x = torch.from_numpy(network_input(lum, size, normalisation_of(model)))[None, None]
+    return model(x.contiguous(memory_format=torch.channels_last), logits=True), x.shape[-2:]
+
+
+def decode(model, logits, shape, temperature: float, prior_weight: float) -> np.ndarray:
+    head = model.head
+    head.temperature, head.prior_weight = temperature, prior_weight
+    ab = F.interpolate(head.decode(logits), size=tuple(shape), mode="bilinear", align_corners=False)
+    return normalisation_of(model).decode_ab(ab[0].permute(1, 2, 0).numpy())
+
+
+def score(picture: Picture, ab: np.ndarray, truth: np.ndarray, saturation: float = 1.0) -> dict[str, float]:
+    pred = colorized_pixels(picture, ab, saturation, np.uint8 if truth.dtype == np.uint8 else np.uint16)
+    pred_lab = lab.rgb_to_lab(metrics.to_unit(pred).astype(np.float32))
+    true_lab = lab.rgb_to_lab(metrics.to_unit(truth).astype(np.float32))
+    return {
+        "ciede2000": float(metrics.ciede2000(pred_lab, true_lab).mean()),
+        "colourfulness": metrics.colourfulness(pred),
+        "psnr": metrics.psnr(pred, truth),
+        "mse_ab": metrics.mse_ab(pred_lab, true_lab),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--val", nargs="+", required=True)
+    ap.add_argument("--val-fraction", type=float, default=None)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--model", action="append", default=[], help="LABEL=checkpoint (or a model name)")
+    ap.add_argument("--prior-from", nargs="*", default=[])
+    ap.add_argument("--prior-sample", type=int, default=3000)
+    ap.add_argument("--temperatures", type=float, nargs="+", default=TEMPERATURES)
+    ap.add_argument("--prior-weights", type=float, nargs="+", default=PRIOR_WEIGHTS)
+    ap.add_argument("--plot", type=Path, default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+
+    paths = validation_paths(args.val, args.val_fraction, args.limit)
+    models = {}
+    for spec in args.model:
+        label, _, ref = spec.partition("=")
+        models[label] = load_model(ref)
+    prior = None
+    if args.prior_from:
+        t0 = time.time()
+        prior = prior_from(args.prior_from, 0.1, args.prior_sample)
+        print(f"prior from {args.prior_sample} photos in {time.time() - t0:.0f} s", file=sys.stderr)
+    points: dict[tuple, list[dict]] = {}
+    used = 0
+    for n, path in enumerate(paths):
+        try:
+            truth = ground_truth(path, None)
+        except ImageError:
+            continue
+        used += 1
+        picture = Picture(truth)  # colorized from its luminance, as bwcolor evaluate does
+        points.setdefault(("gray", "none"), []).append(score(picture, np.zeros((8, 8, 2), np.float32), truth))
+        for label, model in models.items():
+            head = getattr(model, "head", None)
+            if head is None:
+                from bwcolor.colorize import predict_ab
+
+                ab = predict_ab(model, network_input(luminance(picture).lum, model.config.render_size,
+                                                     normalisation_of(model))[None])[0]  # fmt: skip
+                for s in SATURATIONS:
+                    points.setdefault((label, "saturation", s), []).append(score(picture, ab, truth, s))
+                continue
+            own_prior = getattr(model.config, "class_prior", None) or prior
+            if own_prior is not None:
+                head.log_prior = torch.log(torch.tensor(own_prior, dtype=torch.float32))
+            logits, shape = scores_of(model, picture)
+            for t in args.temperatures:
+                for a in args.prior_weights if own_prior is not None else (0.0,):
+                    ab = decode(model, logits, shape, t, a)
+                    points.setdefault((label, "temperature-prior", t, a), []).append(
+                        score(picture, ab, truth)
+                    )
+        print(f"{n + 1}/{len(paths)} {path.name}", file=sys.stderr, flush=True)
+    rows = []
+    for key, values in points.items():
+        mean = {k: float(np.mean([v[k] for v in values if np.isfinite(v[k])])) for k in values[0]}
+        rows.append(
+            {"model": key[0], "knob": key[1], "setting": list(key[2:]), "images": len(values), **mean}
+        )
+    args.out.write_text(json.dumps({"images": used, "paths": [str(p) for p in paths], "prior": prior,
+                                    "points": rows}, indent=1))  # fmt: skip
+    for r in sorted(rows, key=lambda r: (r["model"], r["colourfulness"])):
+        print(f"{r['model']:>10} {str(r['setting']):>14}  CIEDE2000 {r['ciede2000']:6.2f}  "
+              f"colourfulness {r['colourfulness']:5.1f}  PSNR {r['psnr']:6.2f}")  # fmt: skip
+    if args.plot:
+        plot(rows, args.plot)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == model]
+        if model == "gray":
+            ax.scatter([r["colourfulness"] for r in mine], [r["ciede2000"] for r in mine], c="gray", marker="s",
+                       label="gray (a=b=0)", zorder=3)  # fmt: skip
+            continue
+        weights = sorted({tuple(r["setting"][1:]) for r in mine})
+        for w in weights:
+            line = sorted((r for r in mine if tuple(r["setting"][1:]) == w), key=lambda r: r["colourfulness"])
+            name = f"{model}" + (f", prior weight {w[0]:g}" if w else "")
+            ax.plot(
+                [r["colourfulness"] for r in line], [r["ciede2000"] for r in line], marker="o", label=name
+            )
+    ax.set_xlabel("colourfulness (Hasler-Suesstrunk)")
+    ax.set_ylabel("mean CIEDE2000 to the colour original (lower is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+if __name__ == "__main__":
+    main()
