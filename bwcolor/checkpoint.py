@@ -36,9 +36,16 @@ UNTRAINED = ("gray",)
 
 
 def weights_dir() -> Path:
-    """Folder of the shipped weights: $BWCOLOR_WEIGHTS_DIR, else ``weights/`` of the project."""
+    """Folder of the shipped weights: $BWCOLOR_WEIGHTS_DIR; else, in a checkout (or an editable
+    install), ``weights/`` at the top of the repository; else, installed from a wheel, the
+    package ``bwcolor.weights`` that the wheel maps that folder to."""
     env = os.environ.get(WEIGHTS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "weights"
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parent.parent / "weights"
+    if checkout.is_dir():
+        return checkout
+    return Path(__file__).resolve().parent / "weights"
 
 
 def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
