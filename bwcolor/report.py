@@ -53,15 +53,11 @@ def contact_sheet(paths: list[Path], models: dict[str, nn.Module], size: int | N
 
 
 def _plots(evaluation: Evaluation, speed: list[SpeedResult], folder: Path) -> list[str]:
-    try:
-        import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: the caller's matplotlib backend is left alone
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
     means = evaluation.means()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    fig = Figure(figsize=(10, 4), dpi=100)
+    axes = fig.subplots(1, 2)
     for ax, key, title in (
         (axes[0], "ciede2000", "mean CIEDE2000 (lower is better)"),
         (axes[1], "psnr", "PSNR dB"),
@@ -78,7 +74,6 @@ def _plots(evaluation: Evaluation, speed: list[SpeedResult], folder: Path) -> li
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(folder / "quality_vs_speed.png")
-    plt.close(fig)
 
     keys = [
         ("psnr", "PSNR dB"),
@@ -86,7 +81,8 @@ def _plots(evaluation: Evaluation, speed: list[SpeedResult], folder: Path) -> li
         ("ciede2000", "CIEDE2000"),
         ("colourfulness_gap", "colourfulness gap"),
     ]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 4), dpi=100)
+    fig = Figure(figsize=(4 * len(keys), 4), dpi=100)
+    axes = fig.subplots(1, len(keys))
     for ax, (key, title) in zip(axes, keys, strict=True):
         data = [
             [r[key] for r in evaluation.rows if r["model"] == m and math.isfinite(r[key])]
@@ -99,7 +95,6 @@ def _plots(evaluation: Evaluation, speed: list[SpeedResult], folder: Path) -> li
     fig.suptitle(f"per-image metrics, protocol: {evaluation.protocol}")
     fig.tight_layout()
     fig.savefig(folder / "distributions.png")
-    plt.close(fig)
     return ["quality_vs_speed.png", "distributions.png"]
 
 

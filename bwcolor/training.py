@@ -634,24 +634,16 @@ def _epochs_since_best(history: list[dict]) -> int:
     return len(scores) - 1 - int(np.argmin(scores))
 
 
-def _plot(
-    history: list[dict], path: Path, gray_loss: float | None = None, classes: bool = False
-) -> Path | None:
-    """Loss curves as a PNG (matplotlib, if installed), with the gray baseline's MSE if known.
+def _plot(history: list[dict], path: Path, gray_loss: float | None = None, classes: bool = False) -> Path:
+    """Loss curves as a PNG, with the gray baseline's MSE if known.
 
     For the classes head, a second panel shows the validation MSE of the decoded ab.
     """
-    try:
-        import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: the caller's matplotlib backend is left alone
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
     epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(
-        1, 2 if classes else 1, figsize=(11 if classes else 6, 4), dpi=100, squeeze=False
-    )
+    fig = Figure(figsize=(11 if classes else 6, 4), dpi=100)
+    axes = fig.subplots(1, 2 if classes else 1, squeeze=False)
     ax = axes[0, 0]
     ax.plot(epochs, [h["train_loss"] for h in history], marker="o", label="train")
     if any(h["val_loss"] is not None for h in history):
@@ -673,5 +665,4 @@ def _plot(
         a.legend()
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
