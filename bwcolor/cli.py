@@ -49,6 +49,30 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+#: Metavars by value type, for options that name none: help reads as prose, not Python types.
+METAVARS = {int: "N", float: "NUMBER", Path: "PATH", str: "TEXT"}
+
+
+class PlainHelpCommand(typer.core.TyperCommand):
+    """A command whose help shows what a value is (``--output FOLDER``, ``--batch-size N``)
+    rather than its Python type (``<path>``, ``<int range> [x>=1]``), flags without a type, and
+    arguments in the usage line as ``INPUTS...`` (not ``{inputs}...``). Ranges are stated in
+    each option's help where they matter."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            param._get_number_range_help_str = lambda: None
+            if isinstance(param, typer.core.TyperArgument):
+                shown = param.name.upper() + ("..." if param.nargs != 1 else "")
+                param.metavar = shown
+                param._usage_display_name = lambda shown=shown, p=param: shown if p.required else f"[{shown}]"
+                param.display_type_rich = lambda ctx: None
+            elif getattr(param, "is_flag", False):
+                param.display_type_rich = lambda ctx: None
+            elif param.metavar is None:
+                kind = param.type_descriptor.annotation
+                param.metavar = next((m for t, m in METAVARS.items() if kind is t), "VALUE")
 
 
 def _multiple_of_8(value: int | None, name: str) -> int | None:
@@ -154,7 +178,7 @@ def main(
         raise typer.Exit(EXIT_OK)
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def colorize(
     inputs: Annotated[
         list[str],
@@ -364,7 +388,7 @@ def _print_summary(summary, output: Path, interrupted: bool) -> None:
         )
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def train(
     ctx: typer.Context,
     data: Annotated[
@@ -675,7 +699,7 @@ METRIC_COLUMNS = [
 ]
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def evaluate(
     data: GroundTruth,
     model: Models = None,
@@ -755,7 +779,7 @@ def evaluate(
     )
 
 
-@app.command()
+@app.command(cls=PlainHelpCommand)
 def benchmark(
     data: GroundTruth,
     model: Models = None,
