@@ -38,7 +38,7 @@ from bwcolor.device import environment, resolve_device
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.inputs import expand_inputs
 from bwcolor.lab import SIZE_MULTIPLE, Normalisation
-from bwcolor.models import create_model, model_class
+from bwcolor.models import create_model, list_models, model_class
 from bwcolor.models.colour_classes import AB_CELLS, class_loss, class_prior, grid_cell
 
 EMBEDDING_BATCH = 32
@@ -91,6 +91,9 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0  # the resumable checkpoint is also saved this often mid-epoch
 
     def check(self) -> None:
+        trainable = [m for m in list_models() if m != "gray"]
+        if self.model not in trainable:
+            raise UsageError(f"unknown model {self.model!r} to train: use one of {', '.join(trainable)}")
         if self.image_size % SIZE_MULTIPLE or self.image_size < 16:
             raise UsageError(f"--image-size must be a multiple of {SIZE_MULTIPLE}, at least 16")
         if not 0 <= self.val_fraction < 1:

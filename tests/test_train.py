@@ -150,3 +150,15 @@ def test_effnet_unet_trains_on_random_crops_with_its_frozen_encoder(tmp_path):
     assert not list((tmp_path / "cache").rglob("*.views.npy"))  # features are computed, not stored
     _, tensors = read_checkpoint(result["best"])
     assert not any(k.startswith("encoder.") for k in tensors)  # the frozen encoder is not saved
+
+
+def test_an_unknown_model_is_refused_before_any_image_is_read(tmp_path, cli, monkeypatch):
+    from bwcolor import dataset
+
+    data = learnable_images(tmp_path / "data", n=4)
+    monkeypatch.setattr(dataset, "load_images", lambda *a, **k: pytest.fail("images were read"))
+    res = cli("train", data, "-m", "effnet-unet", "-o", tmp_path / "m.safetensors")
+    assert (
+        res.exit_code == 2
+        and "unknown model 'effnet-unet' to train: use one of baseline, effnet_unet, fusion" in res.stderr
+    )
