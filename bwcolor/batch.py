@@ -90,6 +90,7 @@ class Options:
     render_size: int | None = None
     saturation: float = 1.0
     provenance: bool = True  # tag outputs as colorized by bwcolor (EXIF Software, XMP)
+    model_label: str | None = None  # the model as outputs name it: existing ones by another are reported
 
 
 @dataclass
@@ -112,6 +113,7 @@ class FileResult:
 class Summary:
     done: int = 0
     skipped: int = 0
+    skipped_other_model: int = 0  # of the skipped: outputs an earlier run made with another model
     failed: int = 0
     colour_inputs: int = 0
     seconds: float = 0.0
@@ -127,6 +129,7 @@ class Summary:
             self.colour_inputs += result.had_colour
         elif result.status == "skipped":
             self.skipped += 1
+            self.skipped_other_model += result.message.startswith(OTHER_MODEL)
         else:
             self.failed += 1
             self.failures.append(result)
@@ -135,12 +138,35 @@ class Summary:
         return {
             "done": self.done,
             "skipped": self.skipped,
+            "skipped_other_model": self.skipped_other_model,
             "failed": self.failed,
             "colour_inputs": self.colour_inputs,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 3),
             "failures": [{"file": f.source, "error": f.message} for f in self.failures],
         }
+
+
+OTHER_MODEL = "the output was made by another model"
+
+
+def made_by(output: Path) -> str | None:
+    """The model an existing output's provenance tag names (``name (checkpoint file)``), or None
+    (no tag: written with --no-provenance, or not by bwcolor)."""
+    from bwcolor.io import open_image
+    from bwcolor.metadata import SOFTWARE
+
+    try:
+        with open(output, "rb") as f, open_image(f) as im:
+            software = im.getexif().get(SOFTWARE) or getattr(im, "tag_v2", {}).get(SOFTWARE)
+    except Exception:  # noqa: BLE001 - an unreadable output: nothing to compare
+        return None
+    if not isinstance(software, str) or not software.startswith("bwcolor ") or ", model " not in software:
+        return None
+    maker = software.split(", model ", 1)[1]
+    if maker.isascii() and "\\" in maker:  # a TIFF's ASCII-escaped name (see metadata.ascii_text)
+        maker = maker.encode("ascii").decode("unicode_escape")
+    return maker
 
 
 def plan(sources: list[Source], options: Options) -> tuple[list[Job], list[FileResult]]:
@@ -172,7 +198,12 @@ def plan(sources: list[Source], options: Options) -> tuple[list[Job], list[FileR
             continue
         claimed[key] = src.path
         if out.exists() and not options.overwrite:
-            settled.append(FileResult(str(src.path), "skipped", str(out), "output exists"))
+            maker = made_by(out)
+            if options.model_label is not None and maker is not None and maker != options.model_label:
+                why = f"{OTHER_MODEL} ({maker}), not {options.model_label}: skipped; --overwrite redoes it"
+            else:
+                why = "output exists"
+            settled.append(FileResult(str(src.path), "skipped", str(out), why))
             continue
         jobs.append(Job(src.path, out))
     return jobs, settled

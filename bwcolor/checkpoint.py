@@ -205,6 +205,22 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
     return path
 
 
+def label_of(name_or_path: str | Path) -> str:
+    """How outputs name the model (``name (checkpoint file)``, as ``batch.model_label`` of the
+    loaded model), read from the checkpoint's header alone."""
+    if str(name_or_path) in UNTRAINED:
+        return str(name_or_path)
+    path = resolve_model_path(name_or_path)
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            name = (f.metadata() or {}).get("model", "?")
+    except Exception:  # noqa: BLE001 - loading the model will say what is wrong
+        name = "?"
+    return f"{name} ({path.name})"
+
+
 def load_model(
     name_or_path: str | Path,
     device: str | torch.device = "cpu",

@@ -257,7 +257,7 @@ def colorize(
     Inputs are never modified; existing outputs are skipped, so a rerun resumes.
     """
     from bwcolor import batch
-    from bwcolor.checkpoint import UNTRAINED, load_model, resolve_model_path
+    from bwcolor.checkpoint import UNTRAINED, label_of, load_model, resolve_model_path
     from bwcolor.device import resolve_device, resolve_precision
     from bwcolor.inputs import expand_inputs
     from bwcolor.io import normalise_format, remove_stale_temporaries
@@ -284,6 +284,7 @@ def colorize(
             render_size,
             saturation,
             provenance,
+            label_of(model_ref),
         )
         sources, problems = expand_inputs(inputs, recursive=recursive, exclude=output)
         jobs, settled = batch.plan(sources, options)
@@ -373,10 +374,10 @@ def _signal_handler(signum: int, handler):
 
 def _print_summary(summary, output: Path, interrupted: bool) -> None:
     head = "Interrupted" if interrupted else "Done"
-    line = (
-        f"{head}: {summary.done} colorized, {summary.skipped} skipped (output exists), "
-        f"{summary.failed} failed"
-    )
+    skipped = f"{summary.skipped} skipped (output exists"
+    if summary.skipped_other_model:
+        skipped += f"; {summary.skipped_other_model} made by another model: --overwrite redoes them"
+    line = f"{head}: {summary.done} colorized, {skipped}), {summary.failed} failed"
     if summary.done:
         line += f" in {summary.seconds:.1f} s ({summary.images_per_second:.2f} images/s)"
     say(err, line + f". Output: {output}")

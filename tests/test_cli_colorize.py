@@ -291,3 +291,23 @@ def test_a_glob_rerun_resumes_instead_of_matching_its_own_outputs(tmp_path, cli,
     again = cli("colorize", pattern, "-o", tmp_path / "g" / "out", "-m", baseline_ckpt, "--json", "-q")
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["skipped"] == 2
+
+
+def test_outputs_made_by_another_model_are_reported_not_silently_skipped(
+    tmp_path, cli, baseline_ckpt, fusion_ckpt
+):
+    from PIL import Image
+
+    write(tmp_path / "in" / "a.jpg", gray_of(gradient_rgb(24, 40)))
+    write(tmp_path / "in" / "b.tif", gray_of(gradient_rgb(24, 40, seed=2)))
+    args = ("colorize", tmp_path / "in", "-o", tmp_path / "out")
+    assert cli(*args, "-m", baseline_ckpt, "-q").exit_code == 0
+    same = cli(*args, "-m", baseline_ckpt, "--json", "-q")
+    assert json.loads(same.stdout)["skipped_other_model"] == 0
+    other = cli(*args, "-m", fusion_ckpt)
+    assert other.exit_code == 0
+    assert "2 skipped (output exists; 2 made by another model: --overwrite redoes them)" in other.stderr
+    redone = cli(*args, "-m", fusion_ckpt, "--overwrite", "--json", "-q")
+    assert json.loads(redone.stdout)["done"] == 2
+    with Image.open(tmp_path / "out" / "a.jpg") as im:
+        assert "fusion" in im.getexif()[0x0131]
