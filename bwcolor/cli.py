@@ -692,10 +692,10 @@ def _load_models(names: list[str], device: str, backbone_weights: str | None, pr
 METRIC_COLUMNS = [
     ("mse_ab", "MSE ab", "{:.1f}"),
     ("mse_rgb", "MSE RGB", "{:.5f}"),
-    ("psnr", "PSNR dB", "{:.2f}"),
+    ("psnr", "PSNR", "{:.2f}"),
     ("ssim", "SSIM", "{:.4f}"),
-    ("ciede2000", "ΔE2000", "{:.2f}"),
-    ("colourfulness", "colourful.", "{:.1f}"),
+    ("ciede2000", "ΔE00", "{:.2f}"),
+    ("colourfulness", "colour", "{:.1f}"),
     ("colourfulness_gap", "gap", "{:+.1f}"),
 ]
 
@@ -765,17 +765,26 @@ def evaluate(
 
     means = result.means()
     n_images = next(iter(means.values()))["images"]
-    table = Table(title=f"{n_images} images, protocol: {result.protocol}")
-    table.add_column("model")
+    from rich import box
+
+    # Fits 80 columns with model names whole: no vertical rules, the model column never cut.
+    table = Table(
+        title=f"{n_images} images, protocol: {result.protocol}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("model", no_wrap=True, min_width=max(len(printable(n)) for n in means))
     for _, title, _ in METRIC_COLUMNS:
-        table.add_column(title, justify="right")
+        table.add_column(title, justify="right", no_wrap=True)
     for name, m in means.items():
         table.add_row(Text(printable(name)), *[fmt.format(m[key]) for key, _, fmt in METRIC_COLUMNS])
     Console().print(table)
     truth = next(iter(means.values()))["colourfulness_true"]
     err.print(
-        f"Ground-truth colourfulness {truth:.1f}. Lower is better for MSE and ΔE2000; higher for PSNR "
-        "and SSIM; 'gap' is output minus ground-truth colourfulness.",
+        f"Lower is better for MSE (ab: Lab units squared; RGB: 0-1 scale) and ΔE00 (mean CIEDE2000); "
+        f"higher for PSNR (dB) and SSIM. 'colour' is colourfulness (Hasler-Suesstrunk); the ground "
+        f"truth's is {truth:.1f}, and 'gap' is the output's minus it.",
         markup=False,
     )
 

@@ -49,3 +49,17 @@ def test_grayscale_folder_is_a_clear_error(tmp_path, cli):
     write(tmp_path / "g" / "a.png", gray_of(gradient_rgb(20, 20)))
     res = cli("evaluate", tmp_path / "g", "-m", "gray")
     assert res.exit_code == 2 and "no colour ground-truth" in res.stderr
+
+
+def test_the_table_fits_80_columns_with_names_whole(tmp_path, cli, baseline_ckpt, monkeypatch):
+    from tests.conftest import gradient_rgb, write
+
+    write(tmp_path / "t" / "a.png", gradient_rgb(32, 48))
+    long_name = tmp_path / "effnet_unet_long_name.safetensors"
+    long_name.write_bytes(baseline_ckpt.read_bytes())
+    monkeypatch.setenv("COLUMNS", "80")
+    res = cli("evaluate", tmp_path / "t", "-m", long_name)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert max(len(ln) for ln in lines) <= 80
+    assert any("effnet_unet_long_name" in ln for ln in lines) and "…" not in res.stdout
