@@ -26,7 +26,6 @@ from bwcolor import lab
 from bwcolor.batch import Job, Options, run_jobs
 from bwcolor.colorize import model_device, precision_of, render_size_of
 from bwcolor.device import autocast
-from bwcolor.inputs import expand_inputs
 
 
 def rss_bytes() -> int:
@@ -103,21 +102,6 @@ def time_forward(
             if i >= warmup:
                 times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1000 / batch
-
-
-def gray_jpegs(photos: str, folder: Path, count: int, size: tuple[int, int] = (768, 512)) -> list[Path]:
-    """The speed measurements' test folder: the first ``count`` photos under ``photos``, made gray
-    and resized to ``size`` (width, height), as JPEGs in ``folder``."""
-    import cv2
-
-    sources, _ = expand_inputs([photos])
-    paths = []
-    for i, source in enumerate(sources[:count]):
-        gray = cv2.imread(str(source.path), cv2.IMREAD_GRAYSCALE)
-        path = folder / f"{i:02d}.jpg"
-        cv2.imwrite(str(path), cv2.resize(gray, size, interpolation=cv2.INTER_AREA))
-        paths.append(path)
-    return paths
 
 
 def time_end_to_end(

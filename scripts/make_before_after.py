@@ -1,7 +1,7 @@
 """Builds docs/before_after.jpg for the README: sample photos, then colorized by the default
 shipped model (effnet_unet) and by the paper's fusion network.
 
-    .venv/bin/python docs/make_before_after.py
+    .venv/bin/python scripts/make_before_after.py
 """
 
 from pathlib import Path

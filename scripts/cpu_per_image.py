@@ -11,7 +11,7 @@ For each model, on 24 gray 768x512 JPEGs made from the first photos of PHOTOS:
 The last figure, the forward pass's core-ms alone over the process's core-ms per image in a run,
 is the share of the model-only rate that a pipeline keeping every core busy reaches.
 
-    python docs/benchmark/cpu_per_image.py ../shared/data/train baseline fusion effnet_unet
+    python scripts/cpu_per_image.py ../shared/data/train baseline fusion effnet_unet
 """
 
 import resource
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import cv2
 import torch
+from speed_folder import gray_jpegs
 
 from bwcolor import batch, load_model
 from bwcolor import colorize as core
 from bwcolor.batch import Job, Options, run_jobs
-from bwcolor.benchmark import gray_jpegs
 from bwcolor.io import read_image, write_image
 
 

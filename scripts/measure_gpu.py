@@ -9,7 +9,7 @@ Makes 64 gray 768x512 JPEGs from the first photos of PHOTOS, then prints and sav
 * end-to-end images per second of ``bwcolor colorize``'s pipeline (decode to atomic write,
   median of 2) by precision, batch size and decoding/encoding threads.
 
-    python docs/measure_gpu.py ../shared/data/train gpu.json
+    python scripts/measure_gpu.py ../shared/data/train gpu.json
 """
 
 import json
@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from speed_folder import gray_jpegs
 
 from bwcolor import lab, load_model
-from bwcolor.benchmark import gflops_per_image, gray_jpegs, time_end_to_end, time_forward
+from bwcolor.benchmark import gflops_per_image, time_end_to_end, time_forward
 from bwcolor.colorize import luminance, network_input, normalisation_of, predict_ab, render_size_of
 from bwcolor.device import environment
 from bwcolor.io import read_image

@@ -1,6 +1,6 @@
 """Quality with the network input padded to multiples of 64 (what CUDA does) vs not, on the CPU.
 
-python docs/benchmark/gpu-h200/padding_quality.py effnet_unet fusion baseline
+python scripts/gpu-h200/padding_quality.py effnet_unet fusion baseline
 """
 
 import json

@@ -9,7 +9,7 @@ Makes 24 gray 768x512 JPEGs from the first photos of PHOTOS, then for each model
 * the ``bwcolor colorize`` pipeline's images per second (decode to atomic write, batch 1, median
   of 3), as a share of each model-only rate.
 
-    python docs/measure_end_to_end.py ../shared/data/train baseline fusion effnet_unet
+    python scripts/measure_end_to_end.py ../shared/data/train baseline fusion effnet_unet
 """
 
 import statistics
@@ -20,10 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
+from speed_folder import gray_jpegs
 
 from bwcolor import lab, load_model
 from bwcolor.batch import default_workers, inference_plan, torch_threads
-from bwcolor.benchmark import gflops_per_image, gray_jpegs, time_end_to_end, time_forward
+from bwcolor.benchmark import gflops_per_image, time_end_to_end, time_forward
 from bwcolor.colorize import render_size_of
 
 

@@ -1,7 +1,7 @@
 """A/B of how a CPU runs the network in `bwcolor colorize`: one pass on all threads against
 bwcolor's plan (on 2 cores: two single-threaded passes at once), alternated 4 times in one process.
 
-    python docs/benchmark/ab_inference_plan.py ../shared/data/train baseline fusion effnet_unet
+    python scripts/ab_inference_plan.py ../shared/data/train baseline fusion effnet_unet
 """
 
 import statistics
@@ -9,8 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from speed_folder import gray_jpegs
+
 from bwcolor import batch, load_model
-from bwcolor.benchmark import gray_jpegs, time_end_to_end
+from bwcolor.benchmark import time_end_to_end
 
 
 def main() -> None:
