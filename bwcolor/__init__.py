@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 # The public API is imported lazily so that `bwcolor --help` does not wait for torch.
 _API = {
     "colorize_image": "bwcolor.colorize",
+    "colorize_paths": "bwcolor.folders",
     "create_model": "bwcolor.models",
     "list_models": "bwcolor.models",
     "load_model": "bwcolor.checkpoint",

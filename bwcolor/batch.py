@@ -38,6 +38,11 @@ from bwcolor.io import (
 from bwcolor.metadata import Metadata, fit_metadata
 
 
+def default_batch_size(device) -> int:
+    """Images per forward pass: 1 on a CPU (fastest there, docs/benchmarks.md), 8 on a GPU."""
+    return 1 if device.type == "cpu" else 8
+
+
 def default_workers(device) -> int:
     """Decoding and encoding threads (each): 2 beside inference on a CPU, which needs the cores;
     more beside a GPU, whose speed the file work must keep up with (docs/benchmarks.md)."""
@@ -118,6 +123,8 @@ class Summary:
     colour_inputs: int = 0
     seconds: float = 0.0
     failures: list[FileResult] = field(default_factory=list)
+    interrupted: bool = False  # stopped (Ctrl-C) before every file was done: a rerun resumes
+    removed_temporaries: int = 0  # partial files of killed runs, removed before starting
 
     @property
     def images_per_second(self) -> float:
@@ -144,6 +151,7 @@ class Summary:
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 3),
             "failures": [{"file": f.source, "error": f.message} for f in self.failures],
+            "interrupted": self.interrupted,
         }
 
 

@@ -27,25 +27,12 @@ from bwcolor.errors import ModelError
 from bwcolor.io import write_atomic
 from bwcolor.lab import MAX_RENDER_SIZE, Normalisation
 from bwcolor.models import create_model, list_models
+from bwcolor.shipped import WEIGHTS_ENV, weights_dir  # noqa: F401 - also this module's interface
 
 FORMAT_VERSION = "1"
 SUFFIX = ".safetensors"
-WEIGHTS_ENV = "BWCOLOR_WEIGHTS_DIR"
 #: Models that have no weights to load.
 UNTRAINED = ("gray",)
-
-
-def weights_dir() -> Path:
-    """Folder of the shipped weights: $BWCOLOR_WEIGHTS_DIR; else, in a checkout (or an editable
-    install), ``weights/`` at the top of the repository; else, installed from a wheel, the
-    package ``bwcolor.weights`` that the wheel maps that folder to."""
-    env = os.environ.get(WEIGHTS_ENV)
-    if env:
-        return Path(env)
-    checkout = Path(__file__).resolve().parent.parent / "weights"
-    if checkout.is_dir():
-        return checkout
-    return Path(__file__).resolve().parent / "weights"
 
 
 def model_state(model: nn.Module) -> dict[str, torch.Tensor]:

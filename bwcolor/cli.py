@@ -29,11 +29,10 @@ from rich.progress import (
 from bwcolor import __version__
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.lab import MAX_RENDER_SIZE
+from bwcolor.shipped import DEFAULT_MODEL, SHIPPED_MODELS
 
 #: The shipped weights (weights/), and the one `bwcolor colorize` uses unless told otherwise: the
 #: most colourful on the validation split (docs/models.md); the paper's two networks mostly sepia.
-SHIPPED_MODELS = ("baseline", "fusion", "effnet_unet")
-DEFAULT_MODEL = "effnet_unet"
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_INTERNAL = 70  # an unexpected error: a bug in bwcolor or its libraries (EX_SOFTWARE)
@@ -256,74 +255,37 @@ def colorize(
     Outputs go under --output with the input tree mirrored, in the input's format and bit depth.
     Inputs are never modified; existing outputs are skipped, so a rerun resumes.
     """
-    from bwcolor import batch
-    from bwcolor.checkpoint import UNTRAINED, label_of, load_model, resolve_model_path
-    from bwcolor.device import resolve_device, resolve_precision
-    from bwcolor.inputs import expand_inputs
-    from bwcolor.io import normalise_format, remove_stale_temporaries
-
-    try:
-        if fmt is not None:
-            try:
-                fmt = normalise_format(fmt)
-            except ValueError as exc:
-                raise UsageError(f"--format: {exc}") from None
-        dev = resolve_device(device)
-        batch_size = batch_size or (1 if dev.type == "cpu" else 8)
-        resolve_precision(precision, dev)  # a wrong --precision fails before any file is planned
-        # an unknown model fails before any file is read; a shipped one's name wins over a folder
-        model_ref = model if model in UNTRAINED else str(resolve_model_path(model).resolve())
-        options = batch.Options(
-            output,
-            fmt,
-            overwrite,
-            batch_size,
-            workers,
-            quality,
-            max_pixels,
-            render_size,
-            saturation,
-            provenance,
-            label_of(model_ref),
-        )
-        sources, problems = expand_inputs(inputs, recursive=recursive, exclude=output)
-        jobs, settled = batch.plan(sources, options)
-        net = client = None
-        if scheduler is not None and jobs:
-            from bwcolor.cluster import connect
-
-            client = connect(scheduler)
-        elif jobs:
-            net = load_model(model_ref, dev, backbone_weights, precision)
-    except BwcolorError as exc:
-        raise fail_usage(str(exc)) from None
-
-    summary = batch.Summary()
-    for result in batch.problems_as_results(problems) + settled:
-        summary.add(result)
-        if result.status == "failed":
-            error_line(result.source, result.message)
+    from bwcolor.folders import colorize_paths
 
     progress = Progress(
         TextColumn("[bold]colorizing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet or not jobs, transient=False,
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=False,
     )  # fmt: skip
+    task = None
 
-    def on_result(result: batch.FileResult) -> None:
+    def on_start(jobs: int, planned) -> None:
+        nonlocal task
+        if planned.removed_temporaries and not quiet:
+            say(
+                err,
+                f"bwcolor: note: removed {planned.removed_temporaries} partial file(s) left by an interrupted run",
+            )
+        if jobs:
+            progress.start()
+            task = progress.add_task("colorize", total=jobs, rate="")
+
+    def on_result(result) -> None:
         if result.status == "failed":
             say(progress.console, f"bwcolor: error: {result.source}: {result.message}")
+        elif result.status == "skipped" and result.message != "output exists" and not quiet:
+            say(progress.console, f"bwcolor: note: {result.source}: {result.message}")
         for note in result.notes:
             say(progress.console, f"bwcolor: note: {result.source}: {note}")
-        elapsed = progress.tasks[0].elapsed or 0
-        done = progress.tasks[0].completed + 1
-        progress.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
+        if task is not None:  # a file of the run (skips and planning failures come before it)
+            elapsed = progress.tasks[0].elapsed or 0
+            done = progress.tasks[0].completed + 1
+            progress.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
 
-    out_folders = {job.output.parent for job in jobs}
-    removed = remove_stale_temporaries(out_folders)
-    if removed and not quiet:
-        err.print(
-            f"bwcolor: note: removed {removed} partial file(s) left by an interrupted run", markup=False
-        )
     stop = threading.Event()
 
     def on_sigint(signum, frame) -> None:
@@ -332,29 +294,24 @@ def colorize(
         stop.set()
         say(err, "bwcolor: stopping after the current batch (Ctrl-C again to stop at once)")
 
-    interrupted = False
-    with progress, _signal_handler(signal.SIGINT, on_sigint):
-        task = progress.add_task("colorize", total=len(jobs), rate="")
-        try:
-            if client is not None:
-                from bwcolor.cluster import ModelSpec, run_on_cluster
-
-                with client:
-                    where = model_ref  # an absolute path (or gray): workers may run in any folder
-                    spec = ModelSpec(str(where), device, backbone_weights, precision)
-                    run_on_cluster(client, jobs, spec, options, on_result, summary, stop)
-            elif jobs:
-                batch.run_jobs(jobs, net, options, on_result, summary, stop)
-        except KeyboardInterrupt:
-            interrupted = True
-    interrupted = interrupted or stop.is_set()
-    remove_stale_temporaries(out_folders)  # e.g. of a cluster worker that died
-
+    try:
+        with _signal_handler(signal.SIGINT, on_sigint):
+            summary = colorize_paths(
+                inputs, output, model, fmt=fmt, overwrite=overwrite, recursive=recursive, device=device,
+                batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
+                saturation=saturation, quality=quality, max_pixels=max_pixels, provenance=provenance,
+                backbone_weights=backbone_weights, scheduler=scheduler, on_start=on_start,
+                on_result=on_result, stop=stop,
+            )  # fmt: skip
+    except BwcolorError as exc:
+        raise fail_usage(str(exc)) from None
+    finally:
+        progress.stop()
     if as_json:
-        typer.echo(json.dumps({**summary.to_dict(), "output": str(output), "interrupted": interrupted}))
+        typer.echo(json.dumps({**summary.to_dict(), "output": str(output)}))
     elif not quiet:
-        _print_summary(summary, output, interrupted)
-    if interrupted:
+        _print_summary(summary, output, summary.interrupted)
+    if summary.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_SOME_FAILED if summary.failed else EXIT_OK)
 
@@ -406,7 +363,7 @@ def train(
     ] = Path("model.safetensors"),
     model: Annotated[
         str, typer.Option("--model", "-m", help="Network to train: effnet_unet, fusion or baseline.")
-    ] = "effnet_unet",
+    ] = DEFAULT_MODEL,
     backbone: Annotated[
         str, typer.Option(help="fusion only: efficientnet_lite0 or inception_resnet_v2.")
     ] = "efficientnet_lite0",

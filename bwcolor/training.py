@@ -40,6 +40,7 @@ from bwcolor.inputs import expand_inputs
 from bwcolor.lab import SIZE_MULTIPLE, Normalisation
 from bwcolor.models import create_model, list_models, model_class
 from bwcolor.models.colour_classes import AB_CELLS, class_loss, class_prior, grid_cell
+from bwcolor.shipped import DEFAULT_MODEL
 
 EMBEDDING_BATCH = 32
 
@@ -65,7 +66,7 @@ RESUMABLE_OPTIONS = ("epochs", "device", "workers", "checkpoint_minutes", "cache
 class TrainConfig:
     data: list[str]
     output: str
-    model: str = "baseline"
+    model: str = DEFAULT_MODEL
     backbone: str = "efficientnet_lite0"
     backbone_weights: str | None = None
     image_size: int = 128

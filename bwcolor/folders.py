@@ -1,0 +1,112 @@
+"""Colorizing files, folders and globs: the library call behind ``bwcolor colorize``.
+
+>>> from bwcolor import colorize_paths
+>>> summary = colorize_paths(["scans/"], "colorized", model="effnet_unet")
+>>> summary.done, summary.skipped, summary.failed
+
+It expands the inputs, plans the outputs (mirroring the input tree; refusing to overwrite an
+input), skips existing outputs (reporting those another model made), removes temporary files
+that killed runs left, loads the model and runs the pipeline, locally or on a Dask cluster. Per
+file results go to ``on_result`` as they happen. Every default lives here; the command line only
+parses and prints.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from bwcolor import batch
+from bwcolor.batch import FileResult, Options, Summary
+from bwcolor.io import DEFAULT_MAX_PIXELS
+from bwcolor.shipped import DEFAULT_MODEL
+
+
+def colorize_paths(
+    inputs: Iterable[str | Path],
+    output: str | Path = "colorized",
+    model: str = DEFAULT_MODEL,
+    *,
+    fmt: str | None = None,
+    overwrite: bool = False,
+    recursive: bool = True,
+    device: str = "auto",
+    batch_size: int | None = None,
+    workers: int | None = None,
+    precision: str = "auto",
+    render_size: int | None = None,
+    saturation: float = 1.0,
+    quality: int = 95,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    provenance: bool = True,
+    backbone_weights: str | None = None,
+    scheduler: str | None = None,
+    on_start: Callable[[int, Summary], None] | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Summary:
+    """Colorize every image that ``inputs`` (files, folders, glob patterns) name into ``output``.
+
+    Raises :class:`~bwcolor.errors.UsageError` or :class:`~bwcolor.errors.ModelError` before
+    anything is written (an unknown model or format, an output that would overwrite an input).
+    ``on_start(n, summary)`` is called once the files are planned, with the number to colorize
+    and the summary so far (skips, planning failures, partial files of killed runs removed);
+    ``on_result`` once per file (planning failures and skips first). Setting ``stop`` ends the
+    run after the batch in progress. ``batch_size`` and ``workers`` default by device (1 and 2 on
+    a CPU, 8 and up to 8 beside a GPU); ``scheduler``, a Dask scheduler's address, spreads the
+    files over a cluster.
+    """
+    from bwcolor.checkpoint import UNTRAINED, label_of, load_model, resolve_model_path
+    from bwcolor.device import resolve_device, resolve_precision
+    from bwcolor.errors import UsageError
+    from bwcolor.inputs import expand_inputs
+    from bwcolor.io import normalise_format, remove_stale_temporaries
+
+    report = on_result or (lambda r: None)
+    output = Path(output)
+    if fmt is not None:
+        try:
+            fmt = normalise_format(fmt)
+        except ValueError as exc:
+            raise UsageError(f"--format: {exc}") from None
+    dev = resolve_device(device)
+    resolve_precision(precision, dev)  # a wrong precision fails before any file is planned
+    # an unknown model fails before any file is read; a shipped one's name wins over a folder
+    model_ref = model if model in UNTRAINED else str(resolve_model_path(model).resolve())
+    options = Options(
+        output, fmt, overwrite, batch_size or batch.default_batch_size(dev), workers, quality, max_pixels,
+        render_size, saturation, provenance, label_of(model_ref),
+    )  # fmt: skip
+    sources, problems = expand_inputs([str(i) for i in inputs], recursive=recursive, exclude=output)
+    jobs, settled = batch.plan(sources, options)
+    net = client = None
+    if scheduler is not None and jobs:
+        from bwcolor.cluster import connect
+
+        client = connect(scheduler)
+    elif jobs:
+        net = load_model(model_ref, dev, backbone_weights, precision)
+
+    summary = Summary()
+    for result in batch.problems_as_results(problems) + settled:
+        summary.add(result)
+        report(result)
+    out_folders = {job.output.parent for job in jobs}
+    summary.removed_temporaries = remove_stale_temporaries(out_folders)
+    if on_start is not None:
+        on_start(len(jobs), summary)
+    try:
+        if client is not None:
+            from bwcolor.cluster import ModelSpec, run_on_cluster
+
+            with client:  # workers load the model themselves, from its absolute path
+                spec = ModelSpec(model_ref, device, backbone_weights, precision)
+                run_on_cluster(client, jobs, spec, options, report, summary, stop)
+        elif jobs:
+            batch.run_jobs(jobs, net, options, report, summary, stop)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    summary.interrupted = summary.interrupted or (stop is not None and stop.is_set())
+    remove_stale_temporaries(out_folders)  # e.g. of a cluster worker that died
+    return summary
