@@ -29,9 +29,7 @@ def test_colorize_paths_refuses_before_writing_anything(tmp_path, baseline_ckpt)
     with pytest.raises(ModelError, match="unknown model 'nope'"):
         bwcolor.colorize_paths([tmp_path / "in"], tmp_path / "out", model="nope")
     with pytest.raises(UsageError, match="would overwrite an input"):
-        bwcolor.colorize_paths(
-            [tmp_path / "in" / "a.png"], tmp_path, model=str(baseline_ckpt), recursive=False
-        )
+        bwcolor.colorize_paths([tmp_path / "in" / "a.png"], tmp_path / "in", model=str(baseline_ckpt))
     with pytest.raises(UsageError, match="--format"):
         bwcolor.colorize_paths([tmp_path / "in"], tmp_path / "out", model=str(baseline_ckpt), fmt="gif")
     assert not (tmp_path / "out").exists()
