@@ -26,7 +26,7 @@ from bwcolor.device import resolve_precision
 from bwcolor.errors import ModelError
 from bwcolor.io import write_atomic
 from bwcolor.lab import MAX_RENDER_SIZE, Normalisation
-from bwcolor.models import create_model, list_models
+from bwcolor.models import create_model, list_models, set_normalisation
 from bwcolor.shipped import WEIGHTS_ENV, weights_dir  # noqa: F401 - also this module's interface
 
 FORMAT_VERSION = "1"
@@ -261,7 +261,7 @@ def load_model(
                 f"{tuple(value.shape)}, expected {tuple(expected[key].shape)}"
             )
     model.load_state_dict(weights, strict=False)
-    model.normalisation = Normalisation.from_dict(header["normalisation"] or Normalisation().to_dict())
+    set_normalisation(model, Normalisation.from_dict(header["normalisation"] or Normalisation().to_dict()))
     model.checkpoint = {"path": str(path), "meta": header["meta"]}
     model.precision = precision
     # channels_last: 1.6-1.75x faster convolutions on this project's CPUs (see docs/benchmarks.md)

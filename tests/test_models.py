@@ -6,6 +6,7 @@ from skimage import data
 
 from bwcolor.models import create_model, list_models
 from bwcolor.models.backbones import BackboneWeightsMissing, EfficientNetLite0, create_backbone
+from bwcolor.models.fusion import gray_from_lum
 from bwcolor.models.inception_resnet_v2 import InceptionResNetV2
 
 
@@ -77,7 +78,7 @@ def test_gray_from_lum_inverts_lightness(fusion):
 
     g = np.linspace(0, 1, 101, dtype=np.float32)
     lum = torch.from_numpy(lab.gray_to_lightness(g) / 50 - 1)
-    assert torch.allclose(fusion.gray_from_lum(lum), torch.from_numpy(g), atol=1e-4)
+    assert torch.allclose(gray_from_lum(lum, fusion.normalisation), torch.from_numpy(g), atol=1e-4)
 
 
 def test_efficientnet_lite0_classifies_a_real_photo():
@@ -153,3 +154,24 @@ def test_effnet_unet_encoder_is_frozen_and_left_out_of_checkpoints(tmp_path):
     lum = torch.rand(1, 1, 32, 48) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(loaded(lum), model.eval()(lum), atol=1e-6)
+
+
+def test_a_checkpoints_normalisation_is_the_one_the_model_uses(tmp_path):
+    """Saved with another normalisation, a model converts with it everywhere: its input L (the
+    classifier's gray image) and its colour classes' ab scale, not with hard-coded constants."""
+    from bwcolor.checkpoint import load_model, save_checkpoint
+    from bwcolor.colorize import predict_ab  # noqa: I001
+    from bwcolor.lab import Normalisation
+
+    torch.manual_seed(0)
+    model = create_model("effnet_unet", render_size=64).eval()
+    other = Normalisation(l_scale=100.0, l_offset=0.0, ab_scale=55.0)
+    loaded = load_model(save_checkpoint(model, tmp_path / "m.safetensors", other))
+    assert loaded.normalisation == other and loaded.head.ab_scale == 55.0
+    lum = torch.linspace(0, 1, 64)[None, None, None].expand(1, 1, 48, 64).contiguous()
+    gray_default = gray_from_lum(lum * 2 - 1, Normalisation())  # the same L under each scheme
+    assert torch.allclose(gray_from_lum(lum, other), gray_default, atol=1e-5)
+    from bwcolor.models.colour_classes import class_centres
+
+    assert torch.allclose(loaded.head.centres * 55.0, class_centres())  # decoded ab follow ab_scale
+    assert np.isfinite(predict_ab(loaded, lum[0].numpy())).all()

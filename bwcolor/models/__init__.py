@@ -55,5 +55,15 @@ def create_model(name: str, **config: Any) -> nn.Module:
     return cls(cls.Config(**config))
 
 
+def set_normalisation(model: nn.Module, norm) -> None:
+    """Make ``norm`` (a :class:`bwcolor.lab.Normalisation`, e.g. a checkpoint's) the model's one
+    source of truth: its inputs and outputs, and every part that converts them (the classifier's
+    gray image, the colour classes' ab scale), follow it."""
+    model.normalisation = norm
+    for module in model.modules():
+        if hasattr(module, "use_normalisation"):
+            module.use_normalisation(norm)
+
+
 # Importing the modules registers their models.
 from bwcolor.models import baseline, effnet_unet, fusion, gray  # noqa: E402,F401

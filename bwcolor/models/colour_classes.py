@@ -134,6 +134,7 @@ class ClassHead(nn.Module):
         self.temperature = temperature
         self.prior_weight = prior_weight
         self.register_buffer("centres", class_centres() / ab_scale, persistent=False)
+        self.ab_scale = ab_scale
         log_prior = (
             torch.log(torch.tensor(prior, dtype=torch.float32)) if prior else torch.zeros(len(self.centres))
         )
@@ -143,6 +144,11 @@ class ClassHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
+
+    def use_normalisation(self, norm) -> None:
+        """Decode to ab normalised by ``norm.ab_scale`` (the model's checkpoint's)."""
+        self.ab_scale = norm.ab_scale
+        self.centres = (class_centres() / norm.ab_scale).to(self.centres.device)
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits (B, Q, h, w) -> normalised ab (B, 2, h, w), the annealed mean."""

@@ -26,10 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bwcolor.lab import Normalisation
 from bwcolor.models import register_model
 from bwcolor.models.backbones import EMBEDDING_DIM, EfficientNetLite0
 from bwcolor.models.colour_classes import ClassHead
-from bwcolor.models.fusion import FusionNet, conv_relu
+from bwcolor.models.fusion import conv_relu, gray_from_lum
 
 #: Encoder blocks whose outputs are the skip features: H/4, H/8, H/16, H/32.
 SKIP_BLOCKS = (2, 4, 10, 15)
@@ -69,6 +70,7 @@ class EffNetUNet(nn.Module):
     def __init__(self, config: Config | None = None):
         super().__init__()
         self.config = config or self.Config()
+        self.normalisation = Normalisation()  # the checkpoint's, once loaded (set_normalisation)
         if self.config.head not in ("regression", "classes"):
             raise ValueError(f"unknown head {self.config.head!r}: use 'regression' or 'classes'")
         c4, c8, c16, c32 = SKIP_CHANNELS
@@ -94,7 +96,7 @@ class EffNetUNet(nn.Module):
 
     def features(self, lum: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The frozen encoder's outputs for normalised L (B, 1, H, W): skips and logits."""
-        return self.encoder.pyramid(FusionNet.gray_from_lum(lum))
+        return self.encoder.pyramid(gray_from_lum(lum, self.normalisation))
 
     def forward(
         self, lum: torch.Tensor, features: tuple[torch.Tensor, ...] | None = None, logits: bool = False

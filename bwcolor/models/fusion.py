@@ -25,9 +25,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bwcolor.lab import Normalisation
 from bwcolor.models import register_model
 from bwcolor.models.backbones import EMBEDDING_DIM, create_backbone
 from bwcolor.models.colour_classes import ClassHead
+
+
+def gray_from_lum(lum: torch.Tensor, norm: Normalisation) -> torch.Tensor:
+    """Normalised L (the model's ``norm``) -> sRGB gray in [0, 1], the image a classifier expects."""
+    lightness = (lum + norm.l_offset) * norm.l_scale
+    fy = (lightness + 16.0) / 116.0
+    y = torch.where(fy > 6 / 29, fy**3, (lightness / (24389 / 27)))
+    gray = torch.where(y <= 0.0031308, 12.92 * y, 1.055 * y.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
+    return gray.clamp(0.0, 1.0)
 
 
 def conv_relu(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
@@ -48,6 +58,7 @@ class FusionNet(nn.Module):
     def __init__(self, config: Config | None = None):
         super().__init__()
         self.config = config or self.Config()
+        self.normalisation = Normalisation()  # the checkpoint's, once loaded (set_normalisation)
         self.encoder = nn.Sequential(
             *conv_relu(1, 64, 2), *conv_relu(64, 128), *conv_relu(128, 128, 2),
             *conv_relu(128, 256), *conv_relu(256, 256, 2), *conv_relu(256, 512),
@@ -65,22 +76,13 @@ class FusionNet(nn.Module):
             *conv_relu(64, 32),
             *([] if classes else [nn.Conv2d(32, 2, 3, padding=1), nn.Tanh(), self.up]),
         )  # fmt: skip
-        self.head = ClassHead(32, self.config.temperature) if classes else None
+        self.head = ClassHead(32, self.config.temperature, self.normalisation.ab_scale) if classes else None
         # Built after the trainable layers so that their initialisation does not depend on it.
         self.backbone = create_backbone(self.config.backbone, self.config.backbone_weights)
 
-    @staticmethod
-    def gray_from_lum(lum: torch.Tensor) -> torch.Tensor:
-        """Normalised L (L/50 - 1) -> sRGB gray in [0, 1], the image a classifier expects."""
-        lightness = (lum + 1.0) * 50.0
-        fy = (lightness + 16.0) / 116.0
-        y = torch.where(fy > 6 / 29, fy**3, (lightness / (24389 / 27)))
-        gray = torch.where(y <= 0.0031308, 12.92 * y, 1.055 * y.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
-        return gray.clamp(0.0, 1.0)
-
     def embed(self, lum: torch.Tensor) -> torch.Tensor:
         """The backbone's logits (B, 1000) for normalised L (B, 1, H, W)."""
-        return self.backbone(self.gray_from_lum(lum))
+        return self.backbone(gray_from_lum(lum, self.normalisation))
 
     def forward(
         self, lum: torch.Tensor, embedding: torch.Tensor | None = None, logits: bool = False
