@@ -39,7 +39,8 @@ from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.inputs import expand_inputs
 from bwcolor.lab import SIZE_MULTIPLE, Normalisation
 from bwcolor.models import create_model, list_models, model_class
-from bwcolor.models.colour_classes import AB_CELLS, class_loss, class_prior, grid_cell
+from bwcolor.models.colour_classes import AB_CELLS, class_loss, grid_cell
+from bwcolor.models.hooks import TrainingHooks
 from bwcolor.shipped import DEFAULT_MODEL
 
 EMBEDDING_BATCH = 32
@@ -103,8 +104,9 @@ class TrainConfig:
             raise UsageError("--epochs, --batch-size and --lr must be positive")
         if self.head not in (None, "regression", "classes"):
             raise UsageError(f"--head must be 'regression' or 'classes', not {self.head!r}")
-        if self.head is not None and self.model not in ("fusion", "effnet_unet"):
-            raise UsageError("--head is for the fusion and effnet_unet models only")
+        with_head = [m for m in trainable if "head" in model_class(m).Config.__dataclass_fields__]
+        if self.head is not None and self.model not in with_head:
+            raise UsageError(f"--head is for the {' and '.join(sorted(with_head))} models only")
 
 
 @dataclass
@@ -136,18 +138,18 @@ def _data_files(patterns: list[str], what: str, is_val: bool = False) -> list[da
     return files
 
 
-def _build_model(cfg: TrainConfig, class_prior: list[float] | None = None):
-    options: dict[str, Any] = {"render_size": cfg.render_size or 2 * cfg.image_size}
-    if class_prior is not None:
-        options["class_prior"] = class_prior
-    if cfg.model == "fusion":
-        options |= {
-            "backbone": cfg.backbone,
-            "backbone_weights": cfg.backbone_weights,
-            "embedding_dropout": cfg.embedding_dropout,
-        }
-    if cfg.head is not None:
-        options["head"] = cfg.head
+def _build_model(cfg: TrainConfig, from_data: dict[str, Any] | None = None):
+    """The model ``cfg`` names, with the config options it has (and those the data decided)."""
+    known = set(model_class(cfg.model).Config.__dataclass_fields__)
+    wanted = {
+        "render_size": cfg.render_size or 2 * cfg.image_size,
+        "backbone": cfg.backbone,
+        "backbone_weights": cfg.backbone_weights,
+        "embedding_dropout": cfg.embedding_dropout,
+        "head": cfg.head,
+        **(from_data or {}),
+    }
+    options = {k: v for k, v in wanted.items() if k in known and v is not None}
     try:
         return create_model(cfg.model, **options)
     except (KeyError, TypeError, RuntimeError) as exc:
@@ -212,38 +214,6 @@ def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tens
         idx, key = name.split("/", 1)
         state.setdefault(int(idx), {})[key] = value
     opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
-
-
-def _embeddings(model, images: dataset.ImageSet, cache_dir: Path, tag: str, norm, emit) -> list[Path]:
-    """The cache entries of the backbone logits of every image and its mirror image ((2, 1000)
-    float16 each), computed where missing; loaded a batch at a time while training."""
-    entries = [cache_dir / d[:2] / f"{d}-{tag}.emb16.npy" for d in images.digests]
-    todo = [i for i, e in enumerate(entries) if not e.exists()]
-    emit("phase", name="backbone embeddings", total=len(entries))
-    emit("advance", n=len(entries) - len(todo))
-    device = next(model.parameters()).device
-    size = model.backbone.input_size
-    for start in range(0, len(todo), EMBEDDING_BATCH):
-        chunk = todo[start : start + EMBEDDING_BATCH]
-        lums = np.stack(
-            [dataset.lab_pair(dataset.lab.resize(images.images[i], size, size), norm)[0] for i in chunk]
-        )
-        x = torch.from_numpy(lums)[:, None].to(device)
-        with torch.no_grad():
-            both = torch.stack([model.embed(x), model.embed(x.flip(-1))], 1).cpu().numpy()
-        for i, e in zip(chunk, both, strict=True):
-            dataset.save_array(entries[i], e.astype(np.float16))
-        emit("advance", n=len(chunk))
-    return entries
-
-
-def _load_embeddings(entries: list[Path], rows, flips) -> torch.Tensor:
-    """Embeddings (B, 1000) of images ``rows``, of the mirror image where ``flips`` is 1."""
-    return torch.from_numpy(
-        np.stack([dataset.load_array(entries[r])[f] for r, f in zip(rows, flips, strict=True)]).astype(
-            np.float32
-        )
-    )
 
 
 @contextmanager
@@ -356,6 +326,264 @@ def _load_data(cfg: TrainConfig, emit, main: bool, resumed: bool = False):
     return train_set, val_set, data
 
 
+def _start(config: TrainConfig | None, resume: str | Path | None, overrides: dict[str, Any]):
+    """The run's config, state and (resuming) checkpoint: a new run, or the saved one continued."""
+    if resume is None:
+        return config or TrainConfig(**overrides), TrainState(), None
+    resume = Path(resume)
+    header, tensors = read_checkpoint(resume)
+    saved = header["meta"].get("train_config")
+    if not saved or "train_state" not in header["meta"]:
+        raise UsageError(f"{resume}: not a resumable checkpoint (use the *.last.safetensors file)")
+    cfg = _config_for_resume(resume, saved, overrides)
+    state = TrainState(**header["meta"]["train_state"])
+    if cfg.epochs < state.epoch:
+        raise UsageError(f"--epochs {cfg.epochs}: the run has already trained {state.epoch} epochs")
+    return cfg, state, (resume, header, tensors)
+
+
+class Trainer:
+    """One training run: the model, its optimizer and schedule, the data, and the epoch loop.
+
+    Nothing here depends on a particular model: what a model needs beyond L and ab comes from
+    its ``training_hooks`` (see :mod:`bwcolor.models.hooks`).
+    """
+
+    def __init__(self, cfg: TrainConfig, state: TrainState, resumed, emit: Callable[..., None]):
+        self.cfg, self.state, self.emit = cfg, state, emit
+        device = resolve_device(cfg.device)
+        self.procs = procs = distributed.start(device)  # torchrun: one process per device
+        if procs.distributed and device.type == "cuda":
+            device = torch.device("cuda", procs.local_rank)
+        self.device = device
+        if not procs.main:
+            self.emit = lambda *a, **k: None  # rank 0 reports for all
+        if cfg.batch_size < procs.world:
+            raise UsageError(
+                f"--batch-size ({cfg.batch_size}) is the global batch: give at least one image per process"
+            )
+        self.paths = output_paths(Path(cfg.output))
+        self.paths["best"].parent.mkdir(parents=True, exist_ok=True)
+        self.norm = Normalisation()
+        if not procs.main:
+            procs.barrier()  # rank 0 fills the shared caches first; the others then only read them
+        self.train_set, self.val_set, self.data = _load_data(cfg, self.emit, procs.main, resumed is not None)
+
+        torch.manual_seed(cfg.seed)
+        hooks_class = getattr(model_class(cfg.model), "training_hooks", TrainingHooks)
+        self.hooks = hooks_class(self.emit)
+        # what the data decide (e.g. the colour prior): the same again on resume (an even sample)
+        model = _build_model(cfg, self.hooks.config_from_data({"head": cfg.head}, self.train_set.images))
+        if resumed:
+            path, header, tensors = resumed
+            model.load_state_dict(
+                load_model(path, device="cpu", backbone_weights=cfg.backbone_weights).state_dict()
+            )
+        self.model = model.to(device).to(memory_format=torch.channels_last)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.steps_per_epoch = math.ceil(
+            dataset.epoch_size(self.train_set, cfg.max_per_source) / cfg.batch_size
+        )
+        total = self.steps_per_epoch * cfg.epochs
+        if resumed:
+            _restore_optimizer(self.opt, tensors, header["meta"]["optimizer"])
+            torch.set_rng_state(tensors["extra/torch_rng"])
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: _lr_factor(s, total, cfg.warmup), last_epoch=state.step - 1
+        )
+        self.hooks.prepare(self.model, self.train_set, self.val_set, Path(cfg.cache_dir), cfg.image_size)
+        if procs.main:
+            procs.barrier()
+        self.net = self.model
+        if procs.distributed:
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        self.val_l, self.val_ab = (
+            dataset.validation_arrays(self.val_set.images, cfg.image_size, self.norm)
+            if len(self.val_set)
+            else (None, None)
+        )
+        # The loss of predicting a=b=0 on the validation crops: what the model must beat.
+        self.gray_val = float(np.mean(self.val_ab**2)) if self.val_ab is not None else None
+        self.bin_weights = None
+        if cfg.rebalance > 0:
+            weights = rebalance_weights(self.train_set.images, cfg.rebalance, self.norm.ab_scale)
+            self.bin_weights = weights.to(device)
+        self.classes = getattr(self.model.config, "head", "regression") == "classes"
+        self.meta = {
+            "train_config": asdict(cfg),
+            "data": self.data.to_dict(),
+            "gray_val_loss": self.gray_val,
+            "command": " ".join(sys.argv),
+            "environment": environment(device),
+        }
+
+    @property
+    def loss_name(self) -> str:
+        return "cross-entropy over ab classes" if self.classes else "MSE on normalised ab"
+
+    def forward(self, lum: torch.Tensor, cond, logits: bool = False, training: bool = False) -> torch.Tensor:
+        module = self.net if training else self.model  # DDP's wrapper where gradients are synchronised
+        lum = lum.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        extra = {"logits": True} if logits else {}
+        if torch.is_tensor(cond):
+            cond = cond.to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            pred = module(lum, cond, **extra) if cond is not None else module(lum, **extra)
+        return pred.float()
+
+    def loss(self, lum: torch.Tensor, cond, ab: torch.Tensor, training: bool = False) -> torch.Tensor:
+        """Per-pixel loss of a batch: squared ab error, or the classes head's cross-entropy."""
+        if self.classes:
+            return class_loss(
+                self.forward(lum, cond, True, training), ab, self.norm.ab_scale, self.bin_weights
+            )
+        err = (self.forward(lum, cond, training=training) - ab).pow(2).mean(1)
+        return err if self.bin_weights is None else err * self.bin_weights[grid_cell(ab, self.norm.ab_scale)]
+
+    def validate(self) -> tuple[float | None, float | None]:
+        """Validation loss (the training loss, unweighted) and the MSE of the predicted ab."""
+        if self.val_l is None:
+            return None, None
+        self.model.eval()
+        loss = mse = 0.0
+        with torch.no_grad():
+            for s in range(0, len(self.val_l), 32):
+                rows = np.arange(s, min(s + 32, len(self.val_l)))
+                cond = self.hooks.condition(rows, None, val=True)
+                lum, ab = (
+                    torch.from_numpy(self.val_l[rows]),
+                    torch.from_numpy(self.val_ab[rows]).to(self.device),
+                )
+                mse += F.mse_loss(self.forward(lum, cond), ab).item() * len(lum)
+                loss += self.loss(lum, cond, ab).mean().item() * len(lum) if self.classes else 0.0
+        self.model.train()
+        return (loss if self.classes else mse) / len(self.val_l), mse / len(self.val_l)
+
+    def make_batch(self, epoch: int, k: int, order: np.ndarray):
+        """This process's share of global batch ``k`` of ``epoch``, and the global batch's size.
+
+        The augmentation of every image of the global batch is drawn, then sharded, so that any
+        number of processes trains on exactly the batches one process would.
+        """
+        cfg = self.cfg
+        idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
+        rng = np.random.default_rng([cfg.seed, epoch, k])
+        mine = self.procs.shard(len(idx))
+        lum, ab, flips = dataset.training_batch(self.train_set.images, idx, cfg.image_size, rng, self.norm)
+        cond = self.hooks.condition(idx[mine], flips[mine].astype(int))
+        return torch.from_numpy(lum[mine]), torch.from_numpy(ab[mine]), cond, len(idx)
+
+    def save_last(self) -> None:
+        if not self.procs.main:
+            return
+        opt_tensors, opt_info = _optimizer_tensors(self.opt)
+        extra = {**opt_tensors, "torch_rng": torch.get_rng_state()}
+        meta = {**self.meta, "train_state": asdict(self.state), "optimizer": opt_info}
+        save_checkpoint(self.model, self.paths["last"], self.norm, meta, extra)
+
+    def step(self, lum, ab, cond, n: int) -> float:
+        """One optimisation step on this process's share of a global batch of ``n``; returns
+        the global batch's summed loss."""
+        mean = self.loss(lum, cond, ab.to(self.device), training=True).mean()
+        # Weighted so that DDP's average of the processes' gradients is the gradient of the
+        # global batch's mean loss, whatever the shard sizes.
+        loss = mean * (len(lum) * self.procs.world / n)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        (batch_sum,) = self.procs.sum(mean.item() * len(lum))
+        return batch_sum
+
+    def run_epoch(self, pool: ThreadPoolExecutor) -> None:
+        """The rest of the epoch in progress (all of it, unless resumed mid-epoch), with a
+        resumable checkpoint every ``checkpoint_minutes``; Ctrl-C or SIGTERM save one and stop."""
+        cfg, state = self.cfg, self.state
+        epoch, ahead = state.epoch, cfg.workers + 1
+        order = dataset.epoch_indices(self.train_set, cfg.seed, epoch, cfg.max_per_source)
+        self.emit(
+            "epoch_start", epoch=epoch, epochs=cfg.epochs, batches=self.steps_per_epoch, done=state.batch
+        )
+        pending = {
+            k: pool.submit(self.make_batch, epoch, k, order)
+            for k in range(state.batch, min(self.steps_per_epoch, state.batch + ahead))
+        }
+        t0, seen_before, saved_at = time.perf_counter(), state.epoch_images, time.monotonic()
+        try:
+            while state.batch < self.steps_per_epoch:
+                k = state.batch
+                lum, ab, cond, n = pending.pop(k).result()
+                if k + ahead < self.steps_per_epoch:
+                    pending[k + ahead] = pool.submit(self.make_batch, epoch, k + ahead, order)
+                batch_sum = self.step(lum, ab, cond, n)
+                state.batch, state.step = k + 1, state.step + 1
+                state.epoch_loss += batch_sum
+                state.epoch_images += n
+                elapsed = time.perf_counter() - t0
+                rate = (state.epoch_images - seen_before) / elapsed if elapsed else 0.0
+                self.emit("batch", loss=batch_sum / n, images_per_second=rate)
+                if (
+                    time.monotonic() - saved_at >= cfg.checkpoint_minutes * 60
+                    and state.batch < self.steps_per_epoch
+                ):
+                    t0, seen_before = _add_time(state, t0), state.epoch_images
+                    self.save_last()
+                    saved_at = time.monotonic()
+                    self.emit("checkpoint", path=self.paths["last"])
+        except (KeyboardInterrupt, _Terminated) as stop:
+            for f in pending.values():
+                f.cancel()
+            _add_time(state, t0)
+            self.save_last()
+            signum = signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT
+            raise TrainingInterrupted(self.paths["last"], signum) from None
+        _add_time(state, t0)
+
+    def end_epoch(self) -> bool:
+        """Validate, log, keep the best checkpoint and save the resumable one; whether to go on."""
+        state = self.state
+        val_loss, val_mse = self.validate()
+        record = {
+            "epoch": state.epoch + 1,
+            "train_loss": state.epoch_loss / max(1, state.epoch_images),
+            "val_loss": val_loss,
+            "val_mse": val_mse,
+            "gray_val_mse": self.gray_val,
+            "lr": self.opt.param_groups[0]["lr"],
+            "seconds": round(state.epoch_seconds, 2),
+            "images_per_second": round(state.epoch_images / state.epoch_seconds, 2)
+            if state.epoch_seconds
+            else None,
+        }
+        state.history.append(record)
+        if self.procs.main:
+            with open(self.paths["log"], "a") as f:
+                f.write(json.dumps(record) + "\n")
+        score = val_loss if val_loss is not None else record["train_loss"]
+        improved = score < state.best_val
+        state.epoch, state.batch, state.epoch_loss, state.epoch_images = state.epoch + 1, 0, 0.0, 0
+        state.epoch_seconds = 0.0
+        if improved:
+            state.best_val = score
+            if self.procs.main:
+                meta = {
+                    **self.meta,
+                    "metrics": record,
+                    "epochs_trained": state.epoch,
+                    "seconds": round(state.seconds, 1),
+                }
+                save_checkpoint(self.model, self.paths["best"], self.norm, meta)
+        self.save_last()
+        self.emit("epoch_end", record=record, improved=improved)
+        if self.cfg.patience and _epochs_since_best(state.history) >= self.cfg.patience:
+            self.emit("early_stop", epoch=state.epoch, patience=self.cfg.patience)
+            return False
+        return True
+
+
 def train(
     config: TrainConfig | None = None,
     resume: str | Path | None = None,
@@ -367,261 +595,37 @@ def train(
     Give a :class:`TrainConfig` (or its fields as keyword arguments), or ``resume`` with the
     path of a ``*.last.safetensors`` checkpoint to continue exactly where it stopped
     (:data:`RESUMABLE_OPTIONS` may be changed on resume: a larger ``epochs`` extends the run).
+    ``on_event(kind, **info)`` reports progress (phases, batches, epochs, checkpoints).
     """
-    emit = on_event or (lambda *a, **k: None)
-    state = TrainState()
-    resume_tensors = None
-    if resume is not None:
-        resume = Path(resume)
-        header, resume_tensors = read_checkpoint(resume)
-        saved = header["meta"].get("train_config")
-        if not saved or "train_state" not in header["meta"]:
-            raise UsageError(f"{resume}: not a resumable checkpoint (use the *.last.safetensors file)")
-        cfg = _config_for_resume(resume, saved, overrides)
-        state = TrainState(**header["meta"]["train_state"])
-        if cfg.epochs < state.epoch:
-            raise UsageError(f"--epochs {cfg.epochs}: the run has already trained {state.epoch} epochs")
-    else:
-        cfg = config or TrainConfig(**overrides)
+    cfg, state, resumed = _start(config, resume, overrides)
     cfg.check()
-    device = resolve_device(cfg.device)
-    procs = distributed.start(device)  # torchrun: one process per device (else one of one)
-    if procs.distributed and device.type == "cuda":
-        device = torch.device("cuda", procs.local_rank)
-    if not procs.main:
-        emit = lambda *a, **k: None  # noqa: E731 - rank 0 reports for all
-    if cfg.batch_size < procs.world:
-        raise UsageError(
-            f"--batch-size ({cfg.batch_size}) is the global batch: give at least one image per process"
-        )
-    out = Path(cfg.output)
-    last_path, log_path, plot_path = (output_paths(out)[k] for k in ("last", "log", "plot"))
-    cache_dir = Path(cfg.cache_dir)
-    norm = Normalisation()
-    out.parent.mkdir(parents=True, exist_ok=True)
-
-    if not procs.main:
-        procs.barrier()  # rank 0 fills the shared caches first; the others then only read them
-    train_set, val_set, data = _load_data(cfg, emit, procs.main, resumed=resume is not None)
-
-    torch.manual_seed(cfg.seed)
-    prior = None
-    if "class_prior" in model_class(cfg.model).Config.__dataclass_fields__ and cfg.head in (None, "classes"):
-        prior = class_prior(train_set.images)  # for decoding (see ClassHead), not training
-    model = _build_model(cfg, prior)
-    if resume_tensors is not None:
-        weights = load_model(resume, device="cpu", backbone_weights=cfg.backbone_weights)
-        model.load_state_dict(weights.state_dict())
-    model = model.to(device).to(memory_format=torch.channels_last)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(dataset.epoch_size(train_set, cfg.max_per_source) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    if resume_tensors is not None:
-        _restore_optimizer(opt, resume_tensors, header["meta"]["optimizer"])
-        torch.set_rng_state(resume_tensors["extra/torch_rng"])
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: _lr_factor(s, total_steps, cfg.warmup), last_epoch=state.step - 1
-    )
-
-    fusion = cfg.model == "fusion"
-    if fusion:
-        tag = f"{round(cfg.image_size * 1.25)}-{cfg.backbone}"
-        train_emb = _embeddings(model, train_set, cache_dir, tag, norm, emit)
-        val_emb = _embeddings(model, val_set, cache_dir, tag, norm, emit)
-
-    def condition(rows, flips=None, val: bool = False):
-        """What the model needs besides L: fusion's cached embedding (others compute their own)."""
-        if not fusion:
-            return None
-        if val:
-            return _load_embeddings(val_emb, rows, np.zeros(len(rows), int))
-        return _load_embeddings(train_emb, rows, flips)
-
-    if procs.main:
-        procs.barrier()
-    net = model
-    if procs.distributed:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    val_l, val_ab = (
-        dataset.validation_arrays(val_set.images, cfg.image_size, norm) if len(val_set) else (None, None)
-    )
-    gray_val = float(np.mean(val_ab**2)) if val_ab is not None else None  # the loss of predicting a=b=0
-    use_amp = device.type == "cuda"
-    bin_weights = None
-    if cfg.rebalance > 0:
-        bin_weights = rebalance_weights(train_set.images, cfg.rebalance, norm.ab_scale).to(device)
-
-    classes = getattr(model.config, "head", "regression") == "classes"
-
-    def forward(lum: torch.Tensor, cond, logits: bool = False, training: bool = False) -> torch.Tensor:
-        module = net if training else model  # DDP's wrapper only where gradients are synchronised
-        lum = lum.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        extra = {"logits": True} if logits else {}
-        if torch.is_tensor(cond):
-            cond = cond.to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pred = module(lum, cond, **extra) if cond is not None else module(lum, **extra)
-        return pred.float()
-
-    def loss_of(lum: torch.Tensor, emb, ab: torch.Tensor, training: bool = False) -> torch.Tensor:
-        """Per-pixel loss of a batch: squared ab error, or the classes head's cross-entropy."""
-        if classes:
-            return class_loss(forward(lum, emb, True, training), ab, norm.ab_scale, bin_weights)
-        err = (forward(lum, emb, training=training) - ab).pow(2).mean(1)
-        return err if bin_weights is None else err * bin_weights[grid_cell(ab, norm.ab_scale)]
-
-    def validate() -> tuple[float | None, float | None]:
-        """Validation loss (plain MSE, or the classes head's cross-entropy) and MSE of the predicted ab."""
-        if val_l is None:
-            return None, None
-        model.eval()
-        loss = mse = 0.0
-        with torch.no_grad():
-            for s in range(0, len(val_l), 32):
-                rows = np.arange(s, min(s + 32, len(val_l)))
-                emb = condition(rows, val=True)
-                lum, ab = torch.from_numpy(val_l[rows]), torch.from_numpy(val_ab[rows]).to(device)
-                mse += F.mse_loss(forward(lum, emb), ab).item() * len(lum)
-                loss += loss_of(lum, emb, ab).mean().item() * len(lum) if classes else 0.0
-        model.train()
-        return (loss if classes else mse) / len(val_l), mse / len(val_l)
-
-    def make_batch(epoch: int, k: int, order: np.ndarray):
-        """This process's share of global batch ``k`` of ``epoch``, and the global batch's size.
-
-        The augmentation of every image of the global batch is drawn, then sharded, so that any
-        number of processes trains on exactly the batches one process would.
-        """
-        idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
-        rng = np.random.default_rng([cfg.seed, epoch, k])
-        mine = procs.shard(len(idx))
-        lum, ab, flips = dataset.training_batch(train_set.images, idx, cfg.image_size, rng, norm)
-        cond = condition(idx[mine], flips[mine].astype(int))
-        return torch.from_numpy(lum[mine]), torch.from_numpy(ab[mine]), cond, len(idx)
-
-    meta_base = {
-        "train_config": asdict(cfg),
-        "data": data.to_dict(),
-        "gray_val_loss": gray_val,
-        "command": " ".join(sys.argv),
-        "environment": environment(device),
-    }
-
-    def save_last() -> None:
-        if not procs.main:
-            return
-        opt_tensors, opt_info = _optimizer_tensors(opt)
-        extra = {**opt_tensors, "torch_rng": torch.get_rng_state()}
-        meta = {**meta_base, "train_state": asdict(state), "optimizer": opt_info}
-        save_checkpoint(model, last_path, norm, meta, extra)
-
-    if procs.main and resume is None:
-        log_path.unlink(missing_ok=True)  # a new run starts a new log
-    elif procs.main:  # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
-        log_path.write_text("".join(json.dumps(r) + "\n" for r in state.history))
-    model.train()
-    saved_at = time.monotonic()
+    run = Trainer(cfg, state, resumed, on_event or (lambda *a, **k: None))
+    log = run.paths["log"]
+    if run.procs.main and resumed is None:
+        log.unlink(missing_ok=True)  # a new run starts a new log
+    elif (
+        run.procs.main
+    ):  # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
+        log.write_text("".join(json.dumps(r) + "\n" for r in state.history))
+    run.model.train()
     with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool, _sigterm_as_interrupt():
         while state.epoch < cfg.epochs:
-            epoch = state.epoch
-            order = dataset.epoch_indices(train_set, cfg.seed, epoch, cfg.max_per_source)
-            emit("epoch_start", epoch=epoch, epochs=cfg.epochs, batches=steps_per_epoch, done=state.batch)
-            pending = {
-                k: pool.submit(make_batch, epoch, k, order)
-                for k in range(state.batch, min(steps_per_epoch, state.batch + cfg.workers + 1))
-            }
-            t0, seen_before = time.perf_counter(), state.epoch_images
-            try:
-                while state.batch < steps_per_epoch:
-                    k = state.batch
-                    lum, ab, emb, n = pending.pop(k).result()
-                    nxt = k + cfg.workers + 1
-                    if nxt < steps_per_epoch:
-                        pending[nxt] = pool.submit(make_batch, epoch, nxt, order)
-                    mean = loss_of(lum, emb, ab.to(device), training=True).mean()
-                    # Weighted so that DDP's average of the processes' gradients is the gradient
-                    # of the global batch's mean loss, whatever the shard sizes.
-                    loss = mean * (len(lum) * procs.world / n)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    (batch_sum,) = procs.sum(mean.item() * len(lum))
-                    state.batch, state.step = k + 1, state.step + 1
-                    state.epoch_loss += batch_sum
-                    state.epoch_images += n
-                    elapsed = time.perf_counter() - t0
-                    rate = (state.epoch_images - seen_before) / elapsed if elapsed else 0.0
-                    emit("batch", loss=batch_sum / n, images_per_second=rate)
-                    due = time.monotonic() - saved_at >= cfg.checkpoint_minutes * 60
-                    if due and state.batch < steps_per_epoch:
-                        t0 = _add_time(state, t0)
-                        seen_before = state.epoch_images
-                        save_last()
-                        saved_at = time.monotonic()
-                        emit("checkpoint", path=last_path)
-            except (KeyboardInterrupt, _Terminated) as stop:
-                for f in pending.values():
-                    f.cancel()
-                _add_time(state, t0)
-                save_last()
-                signum = signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT
-                raise TrainingInterrupted(last_path, signum) from None
-            _add_time(state, t0)
-            val_loss, val_mse = validate()
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": state.epoch_loss / max(1, state.epoch_images),
-                "val_loss": val_loss,
-                "val_mse": val_mse,
-                "gray_val_mse": gray_val,
-                "lr": opt.param_groups[0]["lr"],
-                "seconds": round(state.epoch_seconds, 2),
-                "images_per_second": round(state.epoch_images / state.epoch_seconds, 2)
-                if state.epoch_seconds
-                else None,
-            }
-            state.history.append(record)
-            if procs.main:
-                with open(log_path, "a") as f:
-                    f.write(json.dumps(record) + "\n")
-            score = val_loss if val_loss is not None else record["train_loss"]
-            improved = score < state.best_val
-            state.epoch, state.batch, state.epoch_loss, state.epoch_images = epoch + 1, 0, 0.0, 0
-            state.epoch_seconds = 0.0
-            if improved:
-                state.best_val = score
-            if improved and procs.main:
-                meta = {
-                    **meta_base,
-                    "metrics": record,
-                    "epochs_trained": epoch + 1,
-                    "seconds": round(state.seconds, 1),
-                }
-                save_checkpoint(model, out, norm, meta)
-            save_last()
-            saved_at = time.monotonic()
-            emit("epoch_end", record=record, improved=improved)
-            if cfg.patience and _epochs_since_best(state.history) >= cfg.patience:
-                emit("early_stop", epoch=epoch + 1, patience=cfg.patience)
+            run.run_epoch(pool)
+            if not run.end_epoch():
                 break
-
-    procs.close()
-    plot_path = _plot(state.history, plot_path, gray_val, classes) if procs.main else None
+    run.procs.close()
+    plot = _plot(state.history, run.paths["plot"], run.gray_val, run.classes) if run.procs.main else None
     return {
-        "best": str(out),
-        "last": str(last_path),
-        "log": str(log_path),
-        "plot": str(plot_path) if plot_path else None,
+        "best": str(run.paths["best"]),
+        "last": str(run.paths["last"]),
+        "log": str(log),
+        "plot": str(plot) if plot else None,
         "best_val_loss": state.best_val,
-        "gray_val_loss": gray_val,
+        "gray_val_loss": run.gray_val,
         "history": state.history,
-        "data": data.to_dict(),
+        "data": run.data.to_dict(),
         "seconds": state.seconds,
-        "loss_name": "cross-entropy over ab classes" if classes else "MSE on normalised ab",
+        "loss_name": run.loss_name,
     }
 
 

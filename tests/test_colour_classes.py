@@ -111,4 +111,4 @@ def test_head_is_not_for_the_baseline(tmp_path, cli):
     res = cli(
         "train", str(tmp_path), "-m", "baseline", "--head", "classes", "-o", str(tmp_path / "m.safetensors")
     )
-    assert res.exit_code == 2 and "fusion and effnet_unet models only" in res.stderr
+    assert res.exit_code == 2 and "--head is for the effnet_unet and fusion models only" in res.stderr

@@ -29,8 +29,9 @@ from torch import nn
 from bwcolor.lab import Normalisation
 from bwcolor.models import register_model
 from bwcolor.models.backbones import EMBEDDING_DIM, EfficientNetLite0
-from bwcolor.models.colour_classes import ClassHead
+from bwcolor.models.colour_classes import ClassHead, class_prior
 from bwcolor.models.fusion import conv_relu, gray_from_lum
+from bwcolor.models.hooks import TrainingHooks
 
 #: Encoder blocks whose outputs are the skip features: H/4, H/8, H/16, H/32.
 SKIP_BLOCKS = (2, 4, 10, 15)
@@ -131,3 +132,17 @@ class EffNetUNet(nn.Module):
 def _up_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Nearest upsampling to ``like``'s size (x2, or one less where the encoder rounded up)."""
     return F.interpolate(x, size=like.shape[-2:], mode="nearest")
+
+
+class EffNetUNetTraining(TrainingHooks):
+    """The frozen encoder runs on every crop (cheaper than caching its features for tens of
+    thousands of photos); the training photos' colour frequencies go into the config, for the
+    class-prior decoding (see :class:`~bwcolor.models.colour_classes.ClassHead`)."""
+
+    def config_from_data(self, config, images) -> dict:
+        if config.get("head", EffNetUNet.Config.head) != "classes":
+            return {}
+        return {"class_prior": class_prior(images)}
+
+
+EffNetUNet.training_hooks = EffNetUNetTraining

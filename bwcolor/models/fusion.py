@@ -20,7 +20,9 @@ Works for any input whose sides are multiples of 8.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,6 +31,7 @@ from bwcolor.lab import Normalisation
 from bwcolor.models import register_model
 from bwcolor.models.backbones import EMBEDDING_DIM, create_backbone
 from bwcolor.models.colour_classes import ClassHead
+from bwcolor.models.hooks import TrainingHooks
 
 
 def gray_from_lum(lum: torch.Tensor, norm: Normalisation) -> torch.Tensor:
@@ -105,3 +108,49 @@ class FusionNet(nn.Module):
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """Weights saved in checkpoints: everything but the frozen backbone."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
+
+
+class FusionTraining(TrainingHooks):
+    """Fusion's backbone is frozen: its embedding of every training photo (and its mirror image)
+    is computed once per run and cached on disk (float16), then read a batch at a time."""
+
+    BATCH = 32
+
+    def prepare(self, model, train_set, val_set, cache_dir: Path, image_size: int) -> None:
+        tag = f"{round(image_size * 1.25)}-{model.config.backbone}"
+        self.train_entries = self._embeddings(model, train_set, cache_dir, tag)
+        self.val_entries = self._embeddings(model, val_set, cache_dir, tag)
+
+    def _embeddings(self, model, images, cache_dir: Path, tag: str) -> list[Path]:
+        """The cache entries of the backbone logits of every image and its mirror image ((2, 1000)
+        float16 each), computed where missing."""
+        from bwcolor import dataset
+
+        entries = [cache_dir / d[:2] / f"{d}-{tag}.emb16.npy" for d in images.digests]
+        todo = [i for i, e in enumerate(entries) if not e.exists()]
+        self.emit("phase", name="backbone embeddings", total=len(entries))
+        self.emit("advance", n=len(entries) - len(todo))
+        device = next(model.parameters()).device
+        size = model.backbone.input_size
+        for start in range(0, len(todo), self.BATCH):
+            chunk = todo[start : start + self.BATCH]
+            pixels = [dataset.lab.resize(images.images[i], size, size) for i in chunk]
+            lums = np.stack([dataset.lab_pair(p, model.normalisation)[0] for p in pixels])
+            x = torch.from_numpy(lums)[:, None].to(device)
+            with torch.no_grad():
+                both = torch.stack([model.embed(x), model.embed(x.flip(-1))], 1).cpu().numpy()
+            for i, e in zip(chunk, both, strict=True):
+                dataset.save_array(entries[i], e.astype(np.float16))
+            self.emit("advance", n=len(chunk))
+        return entries
+
+    def condition(self, rows, flips, val: bool = False) -> torch.Tensor:
+        from bwcolor import dataset
+
+        entries = self.val_entries if val else self.train_entries
+        flips = np.zeros(len(rows), int) if flips is None else flips
+        embeddings = [dataset.load_array(entries[r])[f] for r, f in zip(rows, flips, strict=True)]
+        return torch.from_numpy(np.stack(embeddings).astype(np.float32))
+
+
+FusionNet.training_hooks = FusionTraining

@@ -1,0 +1,36 @@
+"""What a model asks of training beyond L and ab: its training hooks.
+
+The training loop (:mod:`bwcolor.training`) knows nothing of particular models. A model class
+names its hooks as ``training_hooks`` (a subclass of :class:`TrainingHooks`, defined next to the
+model); this base class is the default, for models that need nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class TrainingHooks:
+    """The defaults: no config learnt from the data, nothing cached, no conditioning."""
+
+    def __init__(self, emit: Callable[..., None] | None = None):
+        self.emit = emit or (lambda *a, **k: None)
+
+    def config_from_data(self, config: Any, images) -> dict[str, Any]:
+        """Config options the training photos decide (e.g. their colour frequencies), given the
+        run's model config (before the model is built) and its training images."""
+        return {}
+
+    def prepare(self, model: torch.nn.Module, train_set, val_set, cache_dir: Path, image_size: int) -> None:
+        """Anything to compute once per run before the first batch (e.g. a frozen network's
+        outputs, cached on disk)."""
+
+    def condition(self, rows: np.ndarray, flips: np.ndarray | None, val: bool = False) -> torch.Tensor | None:
+        """What the model's forward pass takes besides L for these images (``flips``: which
+        crops were mirrored), or None."""
+        return None
