@@ -110,6 +110,18 @@ RenderSize = Annotated[
         help=f"Long side the network sees (a multiple of 8, 16 to {MAX_RENDER_SIZE}). Default: the model's.",
     ),
 ]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary (errors still shown).")]
+Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+SquareSize = Annotated[
+    int | None,
+    typer.Option(
+        "--square-size",
+        "--size",
+        min=16,
+        help="Score at N x N, the ground truth resized first (the papers' protocol uses 256). "
+        "Default: each image at full resolution, as users get it.",
+    ),
+]
 Saturation = Annotated[
     float,
     typer.Option(
@@ -243,12 +255,8 @@ def colorize(
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse images with more pixels, before decoding.")
     ] = 200_000_000,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar or summary (errors still shown).")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")
-    ] = False,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Colorize black-and-white photos: files, folders or globs, at full resolution.
 
@@ -358,9 +366,11 @@ def train(
         typer.Option(
             "--output",
             "-o",
-            help="Best checkpoint (.safetensors); the last one, a log and a loss plot go beside it.",
+            help="Output folder (the best checkpoint is MODEL.safetensors in it), or the best "
+            "checkpoint's file name (.safetensors); the resumable checkpoint, the log and the loss "
+            "plot go beside it.",
         ),
-    ] = Path("model.safetensors"),
+    ] = Path("."),
     model: Annotated[
         str, typer.Option("--model", "-m", help="Network to train: effnet_unet, fusion or baseline.")
     ] = DEFAULT_MODEL,
@@ -368,7 +378,12 @@ def train(
         str, typer.Option(help="fusion only: efficientnet_lite0 or inception_resnet_v2.")
     ] = "efficientnet_lite0",
     backbone_weights: BackboneWeights = None,
-    image_size: Annotated[int, typer.Option(help="Training crop size (multiple of 8).")] = 128,
+    image_size: Annotated[
+        int,
+        typer.Option(
+            "--crop-size", "--image-size", help="Side of the square training crops (a multiple of 8)."
+        ),
+    ] = 128,
     render_size: Annotated[
         int | None, typer.Option(help="Long side the trained model renders at. Default: 2 x image size.")
     ] = None,
@@ -408,7 +423,10 @@ def train(
         list[str] | None, typer.Option(help="Validation folder(s) instead of --val-fraction.")
     ] = None,
     max_images: Annotated[
-        int | None, typer.Option(min=1, help="Use at most this many training images.")
+        int | None,
+        typer.Option(
+            "--limit", "--max-images", min=1, help="Train on at most N images (the first by content hash)."
+        ),
     ] = None,
     max_per_source: Annotated[
         int | None,
@@ -437,7 +455,14 @@ def train(
     resume: Annotated[
         Path | None, typer.Option(help="Continue from a *.last.safetensors checkpoint.")
     ] = None,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="Arithmetic of the forward passes: fp32, or bf16 by autocast; auto: bf16 on a GPU, fp32 on a CPU."
+        ),
+    ] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-epoch lines.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Train a network on any folder of colour photos: L in, ab out.
 
@@ -520,7 +545,7 @@ def train(
                 given = {
                     name: value
                     for name, value in ctx.params.items()
-                    if name not in ("data", "resume", "quiet")
+                    if name not in ("data", "resume", "quiet", "as_json")
                     and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
                 }
                 if given.get("cache_dir") is not None:
@@ -536,7 +561,7 @@ def train(
                     embedding_dropout=embedding_dropout, patience=patience, head=head, rebalance=rebalance, seed=seed,
                     val_fraction=val_fraction,
                     val=list(val) if val else None, max_images=max_images, max_per_source=max_per_source,
-                    val_limit=val_limit, checkpoint_minutes=checkpoint_minutes,
+                    val_limit=val_limit, checkpoint_minutes=checkpoint_minutes, precision=precision,
                     cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
                 )  # fmt: skip
                 result = run_training(cfg, on_event=on_event)
@@ -547,6 +572,8 @@ def train(
         raise fail_usage(str(exc)) from None
     if rank_from_environment() != 0:
         return
+    if as_json:
+        typer.echo(json.dumps(result))
     say(err, _training_summary(result))
 
 
@@ -661,10 +688,7 @@ METRIC_COLUMNS = [
 def evaluate(
     data: GroundTruth,
     model: Models = None,
-    size: Annotated[
-        int | None,
-        typer.Option(help="Square protocol: resize ground truth to SIZE x SIZE first (papers use 256)."),
-    ] = None,
+    size: SquareSize = None,
     val_fraction: ValFraction = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate at most N images.")] = None,
     render_size: RenderSize = None,
@@ -672,7 +696,8 @@ def evaluate(
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write per-image rows to this CSV file.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    as_json: Json = False,
+    quiet: Quiet = False,
     device: Device = "auto",
     precision: Precision = "auto",
     backbone_weights: BackboneWeights = None,
@@ -688,7 +713,7 @@ def evaluate(
         models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights, precision)
         progress = Progress(
             TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TimeRemainingColumn(), console=err, disable=as_json, transient=True,
+            TimeRemainingColumn(), console=err, disable=as_json or quiet, transient=True,
         )  # fmt: skip
         with progress:
             task = progress.add_task("evaluate", total=len(paths))
@@ -716,6 +741,8 @@ def evaluate(
             raise fail_usage(f"--csv {csv_path}: {exc.strerror or exc}") from None
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    if quiet:
         return
     from rich.table import Table
     from rich.text import Text
@@ -753,10 +780,7 @@ def benchmark(
     output: Annotated[Path, typer.Option("--output", "-o", help="Report folder.")] = Path("benchmark-report"),
     limit: Annotated[int | None, typer.Option(min=1, help="Use at most N images.")] = 24,
     val_fraction: ValFraction = None,
-    size: Annotated[
-        int | None,
-        typer.Option(help="Quality on the square SIZE x SIZE protocol instead of full resolution."),
-    ] = None,
+    size: SquareSize = None,
     batch_size: Annotated[
         list[int] | None, typer.Option("--batch-size", help="Batch sizes to time (repeat). Default: 1 and 8.")
     ] = None,
@@ -765,6 +789,8 @@ def benchmark(
     device: Device = "auto",
     precision: Precision = "auto",
     backbone_weights: BackboneWeights = None,
+    quiet: Quiet = False,
+    as_json: Json = False,
 ) -> None:
     """Compare models on the same images: quality, speed, memory and size, in a report folder.
 
@@ -785,7 +811,7 @@ def benchmark(
         models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights, precision)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True,
+            console=err, transient=True, disable=quiet or as_json,
         )  # fmt: skip
         with progress:
             task = progress.add_task("quality", total=len(paths))
@@ -810,7 +836,10 @@ def benchmark(
         report = write_report(output, evaluation, speed, env, command, picture)
     except OSError as exc:
         raise fail_usage(f"--output {output}: {exc.strerror or exc}") from None
-    say(err, f"report: {report}")
+    if as_json:
+        typer.echo((report.parent / "report.json").read_text())
+    elif not quiet:
+        say(err, f"report: {report}")
 
 
 def run() -> None:

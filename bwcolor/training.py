@@ -60,7 +60,7 @@ class _Terminated(BaseException):
 
 
 #: Options that a resumed run may change; every other one would make it another run.
-RESUMABLE_OPTIONS = ("epochs", "device", "workers", "checkpoint_minutes", "cache_dir")
+RESUMABLE_OPTIONS = ("epochs", "device", "workers", "checkpoint_minutes", "cache_dir", "precision")
 
 
 @dataclass
@@ -91,6 +91,7 @@ class TrainConfig:
     device: str = "auto"
     workers: int = 2
     checkpoint_minutes: float = 10.0  # the resumable checkpoint is also saved this often mid-epoch
+    precision: str = "auto"  # forward passes: "fp32", or "bf16" by autocast; auto: bf16 on CUDA only
 
     def check(self) -> None:
         trainable = [m for m in list_models() if m != "gray"]
@@ -100,6 +101,8 @@ class TrainConfig:
             raise UsageError(f"--image-size must be a multiple of {SIZE_MULTIPLE}, at least 16")
         if not 0 <= self.val_fraction < 1:
             raise UsageError("--val-fraction must be in [0, 1)")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise UsageError(f"--precision must be auto, fp32 or bf16 for training, not {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise UsageError("--epochs, --batch-size and --lr must be positive")
         if self.head not in (None, "regression", "classes"):
@@ -329,7 +332,10 @@ def _load_data(cfg: TrainConfig, emit, main: bool, resumed: bool = False):
 def _start(config: TrainConfig | None, resume: str | Path | None, overrides: dict[str, Any]):
     """The run's config, state and (resuming) checkpoint: a new run, or the saved one continued."""
     if resume is None:
-        return config or TrainConfig(**overrides), TrainState(), None
+        cfg = config or TrainConfig(**overrides)
+        if not cfg.output.endswith(".safetensors"):  # a folder: the checkpoint is named after the model
+            cfg.output = str(Path(cfg.output) / f"{cfg.model}.safetensors")
+        return cfg, TrainState(), None
     resume = Path(resume)
     header, tensors = read_checkpoint(resume)
     saved = header["meta"].get("train_config")
@@ -412,6 +418,7 @@ class Trainer:
             weights = rebalance_weights(self.train_set.images, cfg.rebalance, self.norm.ab_scale)
             self.bin_weights = weights.to(device)
         self.classes = getattr(self.model.config, "head", "regression") == "classes"
+        self.autocast = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
         self.meta = {
             "train_config": asdict(cfg),
             "data": self.data.to_dict(),
@@ -430,7 +437,7 @@ class Trainer:
         extra = {"logits": True} if logits else {}
         if torch.is_tensor(cond):
             cond = cond.to(self.device)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             pred = module(lum, cond, **extra) if cond is not None else module(lum, **extra)
         return pred.float()
 

@@ -9,9 +9,10 @@ def test_benchmark_writes_a_report_with_every_section(tmp_path, cli, baseline_ck
     out = tmp_path / "report"
     res = cli(
         "benchmark", tmp_path / "gt", "-m", baseline_ckpt, "-o", out,
-        "--repeats", "1", "--batch-size", "1", "--batch-size", "2", "--sheet", "2",
+        "--repeats", "1", "--batch-size", "1", "--batch-size", "2", "--sheet", "2", "--json", "-q",
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["images"] == 3 and res.stderr == ""  # --json: the report on stdout
     md = (out / "report.md").read_text()
     for section in (
         "## Quality",

@@ -311,3 +311,29 @@ def test_outputs_made_by_another_model_are_reported_not_silently_skipped(
     assert json.loads(redone.stdout)["done"] == 2
     with Image.open(tmp_path / "out" / "a.jpg") as im:
         assert "fusion" in im.getexif()[0x0131]
+
+
+def test_the_readme_option_table_matches_the_commands():
+    import re
+    from pathlib import Path
+
+    import typer
+
+    from bwcolor.cli import app
+
+    commands = ["colorize", "train", "evaluate", "benchmark"]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Options at a glance", 1)[1].split("\n## ", 1)[0]
+    documented = {}
+    for line in section.splitlines():
+        found = re.match(r"\| `(--[a-z-]+)`[^|]* \|(.*)\|\s*$", line)
+        if found:
+            marks = [c.strip() for c in found.group(2).split("|")]
+            documented[found.group(1)] = {c for c, m in zip(commands, marks, strict=True) if m}
+    actual = {}
+    group = typer.main.get_command(app)
+    for name in commands:
+        for p in group.commands[name].params:
+            if p.param_type_name == "option" and p.name != "help":
+                actual.setdefault(next(o for o in p.opts if o.startswith("--")), set()).add(name)
+    assert documented == actual

@@ -35,7 +35,7 @@ def test_gray_psnr_equals_a_direct_computation(tmp_path, cli):
 
 def test_models_are_compared_beside_gray_with_square_protocol(tmp_path, cli, baseline_ckpt):
     data = colour_set(tmp_path / "gt")
-    res = cli("evaluate", data, "-m", baseline_ckpt, "--size", "32", "--json")
+    res = cli("evaluate", data, "-m", baseline_ckpt, "--square-size", "32", "--json")
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert summary["protocol"].startswith("square 32x32")

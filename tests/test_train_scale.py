@@ -277,3 +277,20 @@ def test_the_run_never_trains_on_its_own_loss_plot(tmp_path):
     assert (data / "m.loss.png").exists() and first["data"]["train"] == 8
     again = train(config(tmp_path, data, epochs=1, output=str(data / "m.safetensors")))
     assert again["data"]["train"] == 8  # not 9: the plot left by the first run is not a photo to learn
+
+
+def test_the_command_line_speaks_like_the_other_commands(tmp_path, cli):
+    """-o a folder (as colorize and benchmark), --crop-size, --limit, --precision, --json."""
+    import json as _json
+
+    data = learnable_images(tmp_path / "data", n=8)
+    res = cli(
+        "train", data, "-m", "baseline", "-o", tmp_path / "runs", "--crop-size", "32", "--limit", "5",
+        "--epochs", "1", "--precision", "fp32", "--cache-dir", tmp_path / "cache", "--json", "-q",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    result = _json.loads(res.stdout)
+    assert result["best"] == str(tmp_path / "runs" / "baseline.safetensors") and result["data"]["train"] == 5
+    assert (tmp_path / "runs" / "baseline.last.safetensors").exists()
+    res = cli("train", data, "-m", "baseline", "-o", tmp_path / "x", "--precision", "fp16")
+    assert res.exit_code == 2 and "--precision must be auto, fp32 or bf16 for training" in res.stderr
