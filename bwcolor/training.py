@@ -334,6 +334,10 @@ def _start(config: TrainConfig | None, resume: str | Path | None, overrides: dic
     if resume is None:
         cfg = config or TrainConfig(**overrides)
         if not cfg.output.endswith(".safetensors"):  # a folder: the checkpoint is named after the model
+            if Path(cfg.output).exists() and not Path(cfg.output).is_dir():
+                raise UsageError(
+                    f"-o {cfg.output}: exists and is not a folder (give a folder, or a .safetensors file name)"
+                )
             cfg.output = str(Path(cfg.output) / f"{cfg.model}.safetensors")
         return cfg, TrainState(), None
     resume = Path(resume)
@@ -369,7 +373,10 @@ class Trainer:
                 f"--batch-size ({cfg.batch_size}) is the global batch: give at least one image per process"
             )
         self.paths = output_paths(Path(cfg.output))
-        self.paths["best"].parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.paths["best"].parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"-o {cfg.output}: cannot create its folder ({exc.strerror or exc})") from None
         self.norm = Normalisation()
         if not procs.main:
             procs.barrier()  # rank 0 fills the shared caches first; the others then only read them

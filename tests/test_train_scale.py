@@ -261,6 +261,11 @@ def test_outputs_never_overwrite_a_training_photo_or_a_foreign_file(tmp_path, cl
         "-q",
     ]
     res = cli("train", data, "-o", photo, *common)
+    assert res.exit_code == 2 and "exists and is not a folder" in res.stderr
+    res = cli("train", data, "-o", data / "img00.safetensors", *common)  # its loss plot: img00.loss.png
+    assert res.exit_code == 0 and photo.read_bytes() == before
+    (data / "shot.loss.png").write_bytes(photo.read_bytes())  # a photo that happens to have that name
+    res = cli("train", data, "-o", data / "shot.safetensors", *common)
     assert res.exit_code == 2 and "would overwrite a training image" in res.stderr
     res = cli("train", data, "-o", data / "img01", *common)  # its loss plot would be img01.loss.png: not
     assert res.exit_code == 0 and photo.read_bytes() == before
