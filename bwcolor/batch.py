@@ -24,18 +24,13 @@ from torch import nn
 
 from bwcolor import colorize as core
 from bwcolor import lab
+from bwcolor.decode import DEFAULT_MAX_PIXELS, read_image
+from bwcolor.encode import write_image
 from bwcolor.errors import ImageError, UsageError
+from bwcolor.formats import format_of, normalise_format, output_path
 from bwcolor.inputs import InputProblem, Source
-from bwcolor.io import (
-    DEFAULT_MAX_PIXELS,
-    Picture,
-    format_of,
-    normalise_format,
-    output_path,
-    read_image,
-    write_image,
-)
 from bwcolor.metadata import Metadata, fit_metadata
+from bwcolor.pixels import Picture
 
 
 def default_batch_size(device) -> int:
@@ -161,7 +156,7 @@ OTHER_MODEL = "the output was made by another model"
 def made_by(output: Path) -> str | None:
     """The model an existing output's provenance tag names (``name (checkpoint file)``), or None
     (no tag: written with --no-provenance, or not by bwcolor)."""
-    from bwcolor.io import open_image
+    from bwcolor.decode import open_image
     from bwcolor.metadata import SOFTWARE
 
     try:

@@ -22,9 +22,9 @@ from safetensors import SafetensorError
 from safetensors.torch import save
 from torch import nn
 
+from bwcolor.atomic import write_atomic
 from bwcolor.device import resolve_precision
 from bwcolor.errors import ModelError
-from bwcolor.io import write_atomic
 from bwcolor.lab import MAX_RENDER_SIZE, Normalisation
 from bwcolor.models import create_model, list_models, set_normalisation
 from bwcolor.shipped import WEIGHTS_ENV, weights_dir  # noqa: F401 - also this module's interface

@@ -48,7 +48,7 @@ def _worker_model(spec: ModelSpec):
 
 def colorize_share(jobs: list[Job], spec: ModelSpec, options: Options) -> list[FileResult]:
     """Runs on a worker: colorize ``jobs`` and return one result per file."""
-    from bwcolor.io import remove_stale_temporaries
+    from bwcolor.atomic import remove_stale_temporaries
 
     results: list[FileResult] = []
     run_jobs(jobs, _worker_model(spec), options, results.append)

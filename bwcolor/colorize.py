@@ -16,7 +16,7 @@ from torch import nn
 
 from bwcolor import lab
 from bwcolor.device import autocast
-from bwcolor.io import Picture, from_float, to_float
+from bwcolor.pixels import Picture, from_float, to_float
 
 #: Mean Lab chroma above which an input counts as already colour (or toned, e.g. sepia).
 COLOUR_CHROMA = 3.0

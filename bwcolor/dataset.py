@@ -28,8 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from bwcolor import lab
+from bwcolor.atomic import write_atomic
+from bwcolor.decode import open_image, read_image
 from bwcolor.errors import ImageError, UsageError
-from bwcolor.io import open_image, read_image, to_float, write_atomic
+from bwcolor.pixels import to_float
 
 #: An image whose a and b both have a standard deviation below this is near-grayscale.
 MIN_AB_STD = 2.0

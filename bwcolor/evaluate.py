@@ -18,8 +18,9 @@ from torch import nn
 
 from bwcolor import lab, metrics
 from bwcolor.colorize import COLOUR_CHROMA, colorize_image
+from bwcolor.decode import read_image
 from bwcolor.errors import ImageError, UsageError
-from bwcolor.io import read_image, to_float
+from bwcolor.pixels import to_float
 
 
 def protocol_name(size: int | None) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bwcolor import batch
 from bwcolor.batch import FileResult, Options, Summary
-from bwcolor.io import DEFAULT_MAX_PIXELS
+from bwcolor.decode import DEFAULT_MAX_PIXELS
 from bwcolor.shipped import DEFAULT_MODEL
 
 
@@ -57,11 +57,12 @@ def colorize_paths(
     a CPU, 8 and up to 8 beside a GPU); ``scheduler``, a Dask scheduler's address, spreads the
     files over a cluster.
     """
+    from bwcolor.atomic import remove_stale_temporaries
     from bwcolor.checkpoint import UNTRAINED, label_of, load_model, resolve_model_path
     from bwcolor.device import resolve_device, resolve_precision
     from bwcolor.errors import UsageError
+    from bwcolor.formats import normalise_format
     from bwcolor.inputs import expand_inputs
-    from bwcolor.io import normalise_format, remove_stale_temporaries
 
     report = on_result or (lambda r: None)
     output = Path(output)

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bwcolor.io import IMAGE_EXTENSIONS, is_image_path
+from bwcolor.formats import IMAGE_EXTENSIONS, is_image_path
 
 
 @dataclass(frozen=True)

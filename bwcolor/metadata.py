@@ -1,6 +1,6 @@
 """Image metadata carried from input to output: EXIF, ICC profile, DPI, XMP, and a provenance tag.
 
-What is read (:func:`read_metadata`, from the Pillow image opened by :mod:`bwcolor.io`):
+What is read (:func:`read_metadata`, from the Pillow image opened by :mod:`bwcolor.decode`):
 
 * EXIF: the descriptive tags of the main directory (description, make, model, date, artist,
   copyright, ...) and the Exif and GPS sub-directories, minus what would be false after

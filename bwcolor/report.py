@@ -12,10 +12,11 @@ import numpy as np
 from torch import nn
 
 from bwcolor import lab
+from bwcolor.atomic import write_atomic
 from bwcolor.benchmark import SpeedResult
 from bwcolor.colorize import colorize_rgb
 from bwcolor.evaluate import Evaluation, ground_truth
-from bwcolor.io import Picture, write_atomic
+from bwcolor.pixels import Picture
 
 TILE_HEIGHT = 160
 LABEL_HEIGHT = 28

@@ -289,7 +289,7 @@ def _check_outputs(output: Path, files: list[dataset.DataFile], resumed: bool) -
 
 def _is_loss_plot(path: Path) -> bool:
     """A PNG written by matplotlib (as :func:`_plot` writes), not a photo."""
-    from bwcolor.io import open_image
+    from bwcolor.decode import open_image
 
     try:
         with open(path, "rb") as f, open_image(f) as im:

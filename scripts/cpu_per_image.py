@@ -30,7 +30,8 @@ from speed_folder import gray_jpegs
 from bwcolor import batch, load_model
 from bwcolor import colorize as core
 from bwcolor.batch import Job, Options, run_jobs
-from bwcolor.io import read_image, write_image
+from bwcolor.decode import read_image
+from bwcolor.encode import write_image
 
 
 def one_thread_stages(model, paths: list[Path], out: Path) -> dict[str, float]:

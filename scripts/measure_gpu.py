@@ -25,8 +25,8 @@ from speed_folder import gray_jpegs
 from bwcolor import lab, load_model
 from bwcolor.benchmark import gflops_per_image, time_end_to_end, time_forward
 from bwcolor.colorize import luminance, network_input, normalisation_of, predict_ab, render_size_of
+from bwcolor.decode import read_image
 from bwcolor.device import environment
-from bwcolor.io import read_image
 
 MODELS = ("baseline", "fusion", "effnet_unet")
 PRECISIONS = ("fp32", "fp16", "bf16")

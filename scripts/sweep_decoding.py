@@ -33,8 +33,8 @@ from bwcolor.colorize import colorized_pixels, luminance, network_input, normali
 from bwcolor.errors import ImageError
 from bwcolor.evaluate import ground_truth
 from bwcolor.inputs import expand_inputs
-from bwcolor.io import Picture
 from bwcolor.models.colour_classes import class_prior
+from bwcolor.pixels import Picture
 
 TEMPERATURES = (0.15, 0.25, 0.38, 0.5, 0.7, 1.0)
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75)

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from bwcolor import lab
-from bwcolor.io import read_image
+from bwcolor.decode import read_image
 from tests.conftest import deny_reading_as_root, gradient_rgb, gray_of, tree_hashes, write
 
 
@@ -236,7 +236,7 @@ def test_many_shapes_with_large_batches_do_not_pile_up(tmp_path, cli, baseline_c
 def test_merging_in_bands_gives_the_same_image(monkeypatch, baseline_ckpt):
     from bwcolor import colorize as core
     from bwcolor import load_model
-    from bwcolor.io import Picture
+    from bwcolor.pixels import Picture
 
     model = load_model(baseline_ckpt)
     gray16 = gray_of(gradient_rgb(301, 157)).astype(np.uint16) * 257

@@ -7,9 +7,9 @@ import torch
 from bwcolor import batch, colorize
 from bwcolor.checkpoint import load_model
 from bwcolor.colorize import pad_to_step, predict_ab
+from bwcolor.decode import read_image
 from bwcolor.device import resolve_precision
 from bwcolor.errors import UsageError
-from bwcolor.io import read_image
 from tests.conftest import gradient_rgb, gray_of, write
 
 

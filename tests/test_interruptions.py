@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bwcolor.io import TEMP_SUFFIX, read_image
+from bwcolor.atomic import TEMP_SUFFIX
+from bwcolor.decode import read_image
 from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -149,11 +150,11 @@ def test_train_killed_loses_at_most_the_current_epoch(tmp_path):
 def test_full_disk_or_read_only_output_fails_each_file_cleanly(
     tmp_path, cli, baseline_ckpt, monkeypatch, where, code, cause
 ):
-    from bwcolor import io
+    from bwcolor import atomic
 
     for i in range(3):
         write(tmp_path / "in" / f"x{i}.jpg", gray_of(gradient_rgb(32, 32, seed=i)))
-    target = {"fsync": (io.os, "fsync"), "create": (io, "_create_temporary")}[where]
+    target = {"fsync": (atomic.os, "fsync"), "create": (atomic, "_create_temporary")}[where]
     real = getattr(*target)
 
     def failing(*args, **kwargs):
@@ -184,7 +185,7 @@ def test_read_only_output_folder(tmp_path, cli, baseline_ckpt):
 
 
 def test_killed_process_temporaries_are_recognised(tmp_path):
-    from bwcolor.io import remove_stale_temporaries
+    from bwcolor.atomic import remove_stale_temporaries
 
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()

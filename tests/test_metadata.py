@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from bwcolor.io import read_image
+from bwcolor.decode import read_image
 from bwcolor.metadata import DIGITAL_SOURCE_TYPE, srgb_profile
 from tests.conftest import gradient_rgb, gray_of
 
@@ -193,8 +193,8 @@ def test_a_model_name_with_other_letters_is_escaped_in_tiff_and_exact_in_xmp(tmp
 
 def test_metadata_that_fails_in_an_unforeseen_way_is_left_out_not_the_picture(tmp_path):
     from bwcolor import batch
-    from bwcolor.io import Picture
     from bwcolor.metadata import Metadata
+    from bwcolor.pixels import Picture
 
     class Unwritable(Metadata):
         def exif_bytes(self) -> bytes:
