@@ -64,6 +64,36 @@ class PeakRSS:
         self.peak = max(self.peak, rss_bytes())
 
 
+#: Repeats whose slowest is more than this times the fastest are not to be trusted.
+SPREAD_LIMIT = 1.5
+
+
+def load_average() -> float:
+    """The 1-minute load average (0 where the system does not say)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
+
+
+def speed_warnings(result: SpeedResult) -> list[str]:
+    """Why a model's timings may mislead: a busy machine, or repeats far apart."""
+    out = []
+    cores = os.cpu_count() or 1
+    if result.load_average > cores:
+        out.append(
+            f"{result.model}: the machine was busy (load average {result.load_average:.1f} on {cores} cores): "
+            "timings are slower than the model is"
+        )
+    spans = [*result.model_ms_range.values(), *result.end_to_end_range.values()]
+    worst = max((high / low for low, high in spans if low > 0), default=1.0)
+    if worst > SPREAD_LIMIT:
+        out.append(
+            f"{result.model}: repeats differ up to {worst:.1f}x: rerun on a quiet machine, or with more --repeats"
+        )
+    return out
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -89,6 +119,13 @@ def time_forward(
     model: nn.Module, shape: tuple[int, int], batch: int, repeats: int, warmup: int = 2
 ) -> float:
     """Median milliseconds per image of the forward pass on a batch of ``batch``."""
+    return statistics.median(forward_samples(model, shape, batch, repeats, warmup))
+
+
+def forward_samples(
+    model: nn.Module, shape: tuple[int, int], batch: int, repeats: int, warmup: int = 2
+) -> list[float]:
+    """Milliseconds per image of each timed forward pass on a batch of ``batch``."""
     device = model_device(model)
     x = torch.rand(batch, 1, *shape, device=device).mul_(2).sub_(1)
     x = x.contiguous(memory_format=torch.channels_last)
@@ -100,8 +137,8 @@ def time_forward(
             model(x)
             _sync(device)
             if i >= warmup:
-                times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000 / batch
+                times.append((time.perf_counter() - t0) * 1000 / batch)
+    return times
 
 
 def time_end_to_end(
@@ -111,6 +148,13 @@ def time_end_to_end(
 
     ``workers``: decoding and encoding threads; default: ``bwcolor colorize``'s on this device.
     """
+    return statistics.median(end_to_end_samples(model, paths, batch, repeats, workers))
+
+
+def end_to_end_samples(
+    model: nn.Module, paths: list[Path], batch: int, repeats: int, workers: int | None = None
+) -> list[float]:
+    """Images per second of each of ``repeats`` runs of the colorize pipeline over ``paths``."""
     rates = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="bwcolor-bench-") as tmp:
@@ -119,7 +163,7 @@ def time_end_to_end(
                 jobs, model, Options(Path(tmp), batch_size=batch, workers=workers, overwrite=True)
             )
             rates.append(summary.images_per_second)
-    return statistics.median(rates)
+    return rates
 
 
 @dataclass
@@ -133,6 +177,10 @@ class SpeedResult:
     end_to_end_images_per_second: dict[int, float] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     cuda_max_allocated_mb: float | None = None
+    model_ms_range: dict[int, tuple[float, float]] = field(default_factory=dict)  # min, max of the repeats
+    end_to_end_range: dict[int, tuple[float, float]] = field(default_factory=dict)
+    load_average: float = 0.0  # the highest 1-minute load average seen while measuring
+    warnings: list[str] = field(default_factory=list)
 
     def gflops_per_second(self, batch: int) -> float:
         """Floating-point throughput of the forward pass at ``batch``."""
@@ -162,11 +210,18 @@ def measure(
     with PeakRSS() as peak:
         for b in batch_sizes:
             step(f"{name}: model-only, batch {b}")
-            result.model_ms_per_image[b] = time_forward(model, shape, b, repeats)
+            result.load_average = max(result.load_average, load_average())
+            times = forward_samples(model, shape, b, repeats)
+            result.model_ms_per_image[b] = statistics.median(times)
+            result.model_ms_range[b] = (min(times), max(times))
         for b in batch_sizes:
             step(f"{name}: end to end, batch {b}")
-            result.end_to_end_images_per_second[b] = time_end_to_end(model, paths, b, repeats)
+            result.load_average = max(result.load_average, load_average())
+            rates = end_to_end_samples(model, paths, b, repeats)
+            result.end_to_end_images_per_second[b] = statistics.median(rates)
+            result.end_to_end_range[b] = (min(rates), max(rates))
     result.peak_rss_mb = peak.peak / 2**20
+    result.warnings = speed_warnings(result)
     if device.type == "cuda":
         result.cuda_max_allocated_mb = torch.cuda.max_memory_allocated(device) / 2**20
     return result

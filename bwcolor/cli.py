@@ -817,10 +817,12 @@ def benchmark(
             task = progress.add_task("quality", total=len(paths))
             evaluation = run_evaluation(paths, models, size, on_image=lambda _: progress.advance(task))
             usable = [p for p in paths if str(p) not in {f for f, _ in evaluation.skipped}]
-            steps = len(models) * len(batch_sizes) * 2
+            steps = len([m for m in models if m != "gray"]) * len(batch_sizes) * 2
             task = progress.add_task("speed", total=steps)
             speed = []
             for name, net in models.items():
+                if name == "gray":  # no network: nothing to time
+                    continue
                 speed.append(
                     bench.measure(
                         name, net, usable, batch_sizes, repeats,
@@ -839,7 +841,35 @@ def benchmark(
     if as_json:
         typer.echo((report.parent / "report.json").read_text())
     elif not quiet:
+        _print_speed(speed, batch_sizes)
         say(err, f"report: {report}")
+    for warning in (w for s in speed for w in s.warnings):
+        say(err, f"bwcolor: warning: {warning}")
+
+
+def _print_speed(speed, batch_sizes: list[int]) -> None:
+    """The benchmark's speed table in the terminal: medians, with the repeats' range."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="speed (median, min-max of the repeats)", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("model", no_wrap=True)
+    for b in batch_sizes:
+        table.add_column(f"ms/image, batch {b}", justify="right")
+    for b in batch_sizes:
+        table.add_column(f"images/s end to end, batch {b}", justify="right")
+    for s in speed:
+        ms = [
+            f"{s.model_ms_per_image[b]:.3g} ({s.model_ms_range[b][0]:.3g}-{s.model_ms_range[b][1]:.3g})"
+            for b in batch_sizes
+        ]
+        rates = [
+            f"{s.end_to_end_images_per_second[b]:.3g} ({s.end_to_end_range[b][0]:.3g}-{s.end_to_end_range[b][1]:.3g})"
+            for b in batch_sizes
+        ]
+        table.add_row(Text(printable(s.model)), *ms, *rates)
+    Console(stderr=True).print(table)
 
 
 def run() -> None:

@@ -99,6 +99,11 @@ def _plots(evaluation: Evaluation, speed: list[SpeedResult], folder: Path) -> li
     return ["quality_vs_speed.png", "distributions.png"]
 
 
+def _spread(median: float, span: tuple[float, float] | None, fmt) -> str:
+    """``median (min-max)`` of repeated timings."""
+    return fmt(median) + (f" ({fmt(span[0])}-{fmt(span[1])})" if span else "")
+
+
 def _ms(ms: float) -> str:
     """Milliseconds to 3 significant digits at least (a GPU's 0.093 ms is not 0.1)."""
     return f"{ms:.1f}" if ms >= 10 else f"{ms:.3g}"
@@ -167,8 +172,11 @@ def write_report(
             f"{s.parameters:,}"
             + (f" ({s.trainable_parameters:,} trainable)" if s.trainable_parameters != s.parameters else ""),
             f"{s.gflops_per_image:.2f}",
-            *[_ms(s.model_ms_per_image[b]) for b in batch_sizes],
-            *[f"{s.end_to_end_images_per_second[b]:.2f}" for b in batch_sizes],
+            *[_spread(s.model_ms_per_image[b], s.model_ms_range.get(b), _ms) for b in batch_sizes],
+            *[
+                _spread(s.end_to_end_images_per_second[b], s.end_to_end_range.get(b), lambda v: f"{v:.2f}")
+                for b in batch_sizes
+            ],
             f"{s.peak_rss_mb:.0f}"
             + (f" (CUDA {s.cuda_max_allocated_mb:.0f})" if s.cuda_max_allocated_mb else ""),
         ]
@@ -185,7 +193,8 @@ def write_report(
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Model-only: forward pass at the render shape of a 3:2 photo, after warm-up, median of repeats. "
+        "Model-only: forward pass at the render shape of a 3:2 photo, after warm-up, median of repeats "
+        "(their range in brackets). "
         "End to end: the `bwcolor colorize` pipeline on the benchmark images (decode, network, merge, "
         "encode, write). Peak RSS: the whole process while that model ran. GFLOP/s: the forward "
         "pass's floating-point operations (torch's flop counter) per second of model-only time; "
@@ -193,6 +202,9 @@ def write_report(
         "pass's.",
         "",
     ]
+    warnings = [w for s in speed for w in s.warnings]
+    if warnings:
+        lines += ["**Warnings:**", ""] + [f"- {w}" for w in warnings] + [""]
     for p in plots:
         lines += [f"![{p}]({p})", ""]
     if sheet is not None:

@@ -12,7 +12,7 @@ def test_benchmark_writes_a_report_with_every_section(tmp_path, cli, baseline_ck
         "--repeats", "1", "--batch-size", "1", "--batch-size", "2", "--sheet", "2", "--json", "-q",
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["images"] == 3 and res.stderr == ""  # --json: the report on stdout
+    assert json.loads(res.stdout)["images"] == 3 and "speed (median" not in res.stderr  # --json -q: no table
     md = (out / "report.md").read_text()
     for section in (
         "## Quality",
@@ -29,6 +29,12 @@ def test_benchmark_writes_a_report_with_every_section(tmp_path, cli, baseline_ck
     report = json.loads((out / "report.json").read_text())
     assert report["images"] == 3 and set(report["quality"]) == {"gray", "baseline"}
     speed = {s["model"]: s for s in report["speed"]}
+    assert set(speed) == {"baseline"}  # gray has no network to time
+    low, high = speed["baseline"]["model_ms_range"]["1"]
+    assert low <= speed["baseline"]["model_ms_per_image"]["1"] <= high
+    printed = cli("benchmark", tmp_path / "gt", "-m", baseline_ckpt, "-o", tmp_path / "r2", "--repeats", "2",
+                  "--batch-size", "1", "--sheet", "0")  # fmt: skip
+    assert printed.exit_code == 0 and "speed (median, min-max of the repeats)" in printed.stderr
     assert speed["baseline"]["parameters"] == 231_682
     assert set(speed["baseline"]["model_ms_per_image"]) == {"1", "2"}
     assert speed["baseline"]["gflops_per_image"] > 0 and speed["baseline"]["peak_rss_mb"] > 0
@@ -38,3 +44,20 @@ def test_benchmark_writes_a_report_with_every_section(tmp_path, cli, baseline_ck
     s = SpeedResult("m", (8, 8), 1, 1, gflops_per_image=2.0, model_ms_per_image={1: 20.0},
                     end_to_end_images_per_second={1: 40.0})  # fmt: skip
     assert s.gflops_per_second(1) == 100.0 and s.end_to_end_share(1) == 0.8  # 40 of 50 images/s
+
+
+def test_busy_machines_and_scattered_repeats_are_warned_about(monkeypatch):
+    import os
+
+    from bwcolor import benchmark
+    from bwcolor.benchmark import SpeedResult, speed_warnings
+
+    quiet = SpeedResult(
+        "m", (8, 8), 1, 1, 1.0, model_ms_range={1: (10.0, 11.0)}, end_to_end_range={1: (5.0, 5.5)}
+    )
+    assert speed_warnings(quiet) == []
+    busy = SpeedResult("m", (8, 8), 1, 1, 1.0, load_average=4.0 * (os.cpu_count() or 1))
+    assert "the machine was busy" in speed_warnings(busy)[0]
+    scattered = SpeedResult("m", (8, 8), 1, 1, 1.0, model_ms_range={1: (47.0, 1641.0)})
+    assert "repeats differ up to 34.9x" in speed_warnings(scattered)[0]
+    assert benchmark.load_average() >= 0
