@@ -27,6 +27,7 @@ from rich.progress import (
 )
 
 from bwcolor import __version__
+from bwcolor.decode import DEFAULT_MAX_PIXELS
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.lab import MAX_RENDER_SIZE
 from bwcolor.shipped import DEFAULT_MODEL, SHIPPED_MODELS
@@ -87,7 +88,10 @@ GroundTruth = Annotated[
 Models = Annotated[
     list[str] | None,
     typer.Option(
-        "--model", "-m", help="Model name or checkpoint; repeat to compare. 'gray' is always added."
+        "--model",
+        "-m",
+        help="Model name or checkpoint; repeat to compare. Default: every shipped model (baseline, fusion, "
+        "effnet_unet). 'gray' (a = b = 0) is always added.",
     ),
 ]
 ValFraction = Annotated[
@@ -254,7 +258,7 @@ def colorize(
     ] = True,
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse images with more pixels, before decoding.")
-    ] = 200_000_000,
+    ] = DEFAULT_MAX_PIXELS,
     quiet: Quiet = False,
     as_json: Json = False,
 ) -> None:
@@ -673,17 +677,6 @@ def _load_models(names: list[str], device: str, backbone_weights: str | None, pr
     return models
 
 
-METRIC_COLUMNS = [
-    ("mse_ab", "MSE ab", "{:.1f}"),
-    ("mse_rgb", "MSE RGB", "{:.5f}"),
-    ("psnr", "PSNR", "{:.2f}"),
-    ("ssim", "SSIM", "{:.4f}"),
-    ("ciede2000", "ΔE00", "{:.2f}"),
-    ("colourfulness", "colour", "{:.1f}"),
-    ("colourfulness_gap", "gap", "{:+.1f}"),
-]
-
-
 @app.command(cls=PlainHelpCommand)
 def evaluate(
     data: GroundTruth,
@@ -709,8 +702,8 @@ def evaluate(
     from bwcolor.evaluate import evaluate as run_evaluation
 
     try:
-        paths = _eval_paths(data, val_fraction, limit)
         models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights, precision)
+        paths = _eval_paths(data, val_fraction, limit)
         progress = Progress(
             TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TimeRemainingColumn(), console=err, disable=as_json or quiet, transient=True,
@@ -747,6 +740,8 @@ def evaluate(
     from rich.table import Table
     from rich.text import Text
 
+    from bwcolor.metrics import METRIC_COLUMNS
+
     means = result.means()
     n_images = next(iter(means.values()))["images"]
     from rich import box
@@ -759,10 +754,10 @@ def evaluate(
         collapse_padding=True,
     )
     table.add_column("model", no_wrap=True, min_width=max(len(printable(n)) for n in means))
-    for _, title, _ in METRIC_COLUMNS:
-        table.add_column(title, justify="right", no_wrap=True)
+    for column in METRIC_COLUMNS:
+        table.add_column(column.short, justify="right", no_wrap=True)
     for name, m in means.items():
-        table.add_row(Text(printable(name)), *[fmt.format(m[key]) for key, _, fmt in METRIC_COLUMNS])
+        table.add_row(Text(printable(name)), *[c.format(m[c.key]) for c in METRIC_COLUMNS])
     Console().print(table)
     truth = next(iter(means.values()))["colourfulness_true"]
     err.print(
@@ -807,8 +802,8 @@ def benchmark(
 
     batch_sizes = sorted(set(batch_size or [1, 8]))
     try:
-        paths = _eval_paths(data, val_fraction, limit)
         models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights, precision)
+        paths = _eval_paths(data, val_fraction, limit)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=err, transient=True, disable=quiet or as_json,

@@ -16,11 +16,34 @@ whether a model dares to colour.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from bwcolor import lab
+
+
+class Column(NamedTuple):
+    key: str  # in :func:`image_metrics`'s dict
+    short: str  # a terminal table's header
+    title: str  # a report's header
+    fmt: str
+
+    def format(self, value: float) -> str:
+        return self.fmt.format(value)
+
+
+#: The metrics tables show, in order: the terminal's (``bwcolor evaluate``) and the report's.
+METRIC_COLUMNS = (
+    Column("mse_ab", "MSE ab", "MSE ab", "{:.1f}"),
+    Column("mse_rgb", "MSE RGB", "MSE RGB", "{:.5f}"),
+    Column("psnr", "PSNR", "PSNR dB", "{:.2f}"),
+    Column("ssim", "SSIM", "SSIM", "{:.4f}"),
+    Column("ciede2000", "ΔE00", "CIEDE2000", "{:.2f}"),
+    Column("colourfulness", "colour", "colourfulness", "{:.1f}"),
+    Column("colourfulness_gap", "gap", "gap", "{:+.1f}"),
+)
 
 
 def _check(a: np.ndarray, b: np.ndarray) -> None:

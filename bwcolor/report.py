@@ -16,6 +16,7 @@ from bwcolor.atomic import write_atomic
 from bwcolor.benchmark import SpeedResult
 from bwcolor.colorize import colorize_rgb
 from bwcolor.evaluate import Evaluation, ground_truth
+from bwcolor.metrics import METRIC_COLUMNS
 from bwcolor.pixels import Picture
 
 TILE_HEIGHT = 160
@@ -151,14 +152,11 @@ def write_report(
         "Each model sees only L. Lower is better for MSE and CIEDE2000, higher for PSNR and SSIM; the "
         "colourfulness gap is output minus ground truth (negative: duller than the original).",
         "",
-        "| model | MSE ab | MSE RGB | PSNR dB | SSIM | CIEDE2000 | colourfulness | gap |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| model | " + " | ".join(c.title for c in METRIC_COLUMNS) + " |",
+        "| --- |" + " ---: |" * len(METRIC_COLUMNS),
     ]
     for name, m in means.items():
-        lines.append(
-            f"| {name} | {m['mse_ab']:.1f} | {m['mse_rgb']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} | "
-            f"{m['ciede2000']:.2f} | {m['colourfulness']:.1f} | {m['colourfulness_gap']:+.1f} |"
-        )
+        lines.append(f"| {name} | " + " | ".join(c.format(m[c.key]) for c in METRIC_COLUMNS) + " |")
     truth = next(iter(means.values()))["colourfulness_true"]
     lines += ["", f"Ground-truth colourfulness: {truth:.1f}.", "", "## Speed and size", ""]
     head = "| model | render shape | parameters | GFLOPs/image | "

@@ -63,3 +63,14 @@ def test_the_table_fits_80_columns_with_names_whole(tmp_path, cli, baseline_ckpt
     lines = res.stdout.splitlines()
     assert max(len(ln) for ln in lines) <= 80
     assert any("effnet_unet_long_name" in ln for ln in lines) and "…" not in res.stdout
+
+
+def test_an_unknown_model_is_refused_before_any_photo_is_read(tmp_path, cli, monkeypatch):
+    from bwcolor import dataset
+    from tests.conftest import gradient_rgb, write
+
+    write(tmp_path / "t" / "a.png", gradient_rgb(32, 48))
+    monkeypatch.setattr(dataset, "content_hash", lambda p: pytest.fail("a photo was read"))
+    for command in ("evaluate", "benchmark"):
+        res = cli(command, tmp_path / "t", "-m", "effnet-unet", "--val-fraction", "0.5")
+        assert res.exit_code == 2 and "unknown model 'effnet-unet'" in res.stderr
