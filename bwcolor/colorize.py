@@ -109,13 +109,20 @@ def lightness_rows(pixels: np.ndarray) -> np.ndarray:
 
 
 def colorized_pixels(
-    picture: Picture, ab_small: np.ndarray, saturation: float = 1.0, dtype: np.dtype | None = None
+    picture: Picture,
+    ab_small: np.ndarray,
+    saturation: float = 1.0,
+    dtype: np.dtype | None = None,
+    guide: np.ndarray | None = None,
 ) -> np.ndarray:
     """The colorized picture (H, W, 3): predicted ab upsampled and merged with the full-resolution L.
 
     ``dtype``: the output type; default the input's integer type (16-bit in, 16-bit out), or
     float32 in [0, 1]. Works in bands of :data:`BAND_ROWS` rows, so the only full-size array
     besides the input is the output itself.
+
+    ``guide``: L (Lab units) at ``ab_small``'s resolution; given, the colour is upsampled
+    edge-aware (:func:`bwcolor.lab.guided_coefficients`) instead of bilinearly.
 
     ``saturation`` scales the predicted chroma (1: the model's own prediction). MSE-trained models
     predict the mean of the plausible colours, which is duller than any of them; a factor above 1
@@ -127,10 +134,19 @@ def colorized_pixels(
         ab_small = ab_small * np.float32(saturation)
     height, width = picture.height, picture.width
     out = np.empty((height, width, 3), dtype)
-    tall = lab.heighten_ab(ab_small, height)
+    if guide is None:
+        tall = lab.heighten_ab(ab_small, height)
+    else:  # edge-aware: upsample the guided filter's A and B, then ab = A * L + B at full size
+        coef_a, coef_b = lab.guided_coefficients(guide, ab_small)
+        tall_a, tall_b = lab.heighten_ab(coef_a, height), lab.heighten_ab(coef_b, height)
     for r0 in range(0, height, BAND_ROWS):
         rows = slice(r0, min(height, r0 + BAND_ROWS))
-        rgb = lab.merge_lab(lightness_rows(picture.pixels[rows]), lab.ab_rows(tall, width, rows))
+        lum = lightness_rows(picture.pixels[rows])
+        if guide is None:
+            ab = lab.ab_rows(tall, width, rows)
+        else:
+            ab = lab.ab_rows(tall_a, width, rows) * lum[..., None] + lab.ab_rows(tall_b, width, rows)
+        rgb = lab.merge_lab(lum, ab)
         out[rows] = rgb if np.dtype(dtype).kind == "f" else from_float(rgb, dtype)
     return out
 

@@ -142,6 +142,34 @@ def ab_rows(tall: np.ndarray, width: int, rows: slice = slice(None)) -> np.ndarr
     return cv2.resize(band, (width, band.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def guided_coefficients(
+    guide: np.ndarray, ab: np.ndarray, radius: int = 2, eps: float = 25.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fast guided filter's coefficients (He and Sun 2015) at the network's resolution.
+
+    Within each window of ``radius``, ab is modelled as ``A * L + B``: where lightness and colour
+    change together (an object's edge), the colour follows the lightness; where lightness
+    varies by less than ``sqrt(eps)`` (Lab units), A is near 0 and the colour stays as predicted.
+    ``guide``: L (h, w) in Lab units at the network's resolution; ``ab``: (h, w, 2). Returns A and
+    B (h, w, 2), to be upsampled like ab and applied to the full-resolution L: the colour then
+    follows edges that only the full resolution shows.
+    """
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, size, borderType=cv2.BORDER_REFLECT)
+
+    guide = np.asarray(guide, np.float32)
+    ab = np.asarray(ab, np.float32)
+    mean_l = box(guide)
+    var_l = box(guide * guide) - mean_l * mean_l
+    mean_ab = box(ab)
+    cov = box(ab * guide[..., None]) - mean_ab * mean_l[..., None]
+    a = cov / (var_l[..., None] + np.float32(eps))
+    b = mean_ab - a * mean_l[..., None]
+    return box(a), box(b)
+
+
 _JUST_ABOVE_0 = (float(np.nextafter(np.float32(0), np.float32(1))),) * 3
 _JUST_BELOW_1 = (float(np.nextafter(np.float32(1), np.float32(0))),) * 3
 

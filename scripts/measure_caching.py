@@ -29,7 +29,7 @@ def main() -> None:
     for jobs in jobs_list:
         marks: dict[str, float] = {}
 
-        def on_event(kind, **info):
+        def on_event(kind, marks=marks, **info):
             if kind == "phase":
                 marks[info["name"]] = time.perf_counter()
 

@@ -70,11 +70,14 @@ def prior_from(folders: list[str], fraction: float, sample: int) -> list[float]:
 
 @torch.inference_mode()
 def scores_of(model, picture: Picture, render_size: int | None = None):
-    """What decoding needs: the class logits at the network's resolution, and its input shape."""
+    """What decoding needs: the class logits at the network's resolution, its input shape, and
+    that input's L in Lab units (the guide of edge-aware upsampling)."""
     lum = luminance(picture).lum
     size = render_size or model.config.render_size
-    x = torch.from_numpy(network_input(lum, size, normalisation_of(model)))[None, None]
-    return model(x.contiguous(memory_format=torch.channels_last), logits=True), x.shape[-2:]
+    norm = normalisation_of(model)
+    x = torch.from_numpy(network_input(lum, size, norm))[None, None]
+    guide = (x[0, 0].numpy() + norm.l_offset) * norm.l_scale
+    return model(x.contiguous(memory_format=torch.channels_last), logits=True), x.shape[-2:], guide
 
 
 def decode(model, logits, shape, temperature: float, prior_weight: float) -> np.ndarray:
@@ -84,8 +87,11 @@ def decode(model, logits, shape, temperature: float, prior_weight: float) -> np.
     return normalisation_of(model).decode_ab(ab[0].permute(1, 2, 0).numpy())
 
 
-def score(picture: Picture, ab: np.ndarray, truth: np.ndarray, saturation: float = 1.0) -> dict[str, float]:
-    pred = colorized_pixels(picture, ab, saturation, np.uint8 if truth.dtype == np.uint8 else np.uint16)
+def score(
+    picture: Picture, ab: np.ndarray, truth: np.ndarray, saturation: float = 1.0, guide=None
+) -> dict[str, float]:
+    dtype = np.uint8 if truth.dtype == np.uint8 else np.uint16
+    pred = colorized_pixels(picture, ab, saturation, dtype, guide)
     pred_lab = lab.rgb_to_lab(metrics.to_unit(pred).astype(np.float32))
     true_lab = lab.rgb_to_lab(metrics.to_unit(truth).astype(np.float32))
     return {
@@ -108,6 +114,7 @@ def main() -> None:
     ap.add_argument("--temperatures", type=float, nargs="+", default=TEMPERATURES)
     ap.add_argument("--prior-weights", type=float, nargs="+", default=PRIOR_WEIGHTS)
     ap.add_argument("--plot", type=Path, default=None)
+    ap.add_argument("--guided", action="store_true", help="also score edge-aware upsampling (label+guided)")
     args = ap.parse_args()
     torch.set_num_threads(2)
 
@@ -144,13 +151,16 @@ def main() -> None:
             own_prior = getattr(model.config, "class_prior", None) or prior
             if own_prior is not None:
                 head.log_prior = torch.log(torch.tensor(own_prior, dtype=torch.float32))
-            logits, shape = scores_of(model, picture)
+            logits, shape, guide = scores_of(model, picture)
             for t in args.temperatures:
                 for a in args.prior_weights if own_prior is not None else (0.0,):
                     ab = decode(model, logits, shape, t, a)
                     points.setdefault((label, "temperature-prior", t, a), []).append(
                         score(picture, ab, truth)
                     )
+                    if args.guided:
+                        scored = score(picture, ab, truth, guide=guide)
+                        points.setdefault((label + "+guided", "temperature-prior", t, a), []).append(scored)
         print(f"{n + 1}/{len(paths)} {path.name}", file=sys.stderr, flush=True)
     rows = []
     for key, values in points.items():

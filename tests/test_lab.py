@@ -92,3 +92,32 @@ def test_upsample_ab_equals_opencv_resize_for_any_band_of_rows(small, full):
     assert np.abs(lab.upsample_ab(ab, *full) - ref).max() < 1e-3
     rows = slice(full[0] // 3, full[0] // 3 + 7)
     assert np.abs(lab.upsample_ab(ab, *full, rows) - ref[rows]).max() < 1e-3
+
+
+def test_guided_upsampling_puts_colour_edges_on_lightness_edges():
+    """A red object on a blue ground, its edge between two network pixels: bilinear upsampling
+    smears the colour across the edge; the guided filter's A * L + B puts it back on the edge."""
+    import cv2
+
+    from bwcolor.lab import guided_coefficients, heighten_ab, upsample_ab
+
+    h, w, scale = 32, 32, 8
+    full_l = np.full((h * scale, w * scale), 30.0, np.float32)
+    full_l[:, 131:] = 70.0  # the object: brighter, its edge off the small grid
+    truth_ab = np.zeros((h * scale, w * scale, 2), np.float32)
+    truth_ab[:, :131] = (-10.0, -40.0)  # blue
+    truth_ab[:, 131:] = (50.0, 30.0)  # red
+    small_l = cv2.resize(full_l, (w, h), interpolation=cv2.INTER_AREA)
+    small_ab = cv2.resize(truth_ab, (w, h), interpolation=cv2.INTER_AREA)
+    plain = upsample_ab(small_ab, h * scale, w * scale)
+    coef_a, coef_b = guided_coefficients(small_l, small_ab)
+    guided = heighten_ab(coef_a, h * scale)
+    guided = cv2.resize(guided, (w * scale, h * scale)) * full_l[..., None]
+    guided += cv2.resize(heighten_ab(coef_b, h * scale), (w * scale, h * scale))
+    near = slice(120, 142)  # the columns around the edge
+    plain_error = np.abs(plain[:, near] - truth_ab[:, near]).mean()
+    guided_error = np.abs(guided[:, near] - truth_ab[:, near]).mean()
+    assert guided_error < 0.5 * plain_error
+    flat = guided_coefficients(small_l, np.full((h, w, 2), 7.0, np.float32))  # one colour: A = 0, B = it
+    np.testing.assert_allclose(flat[0], 0, atol=1e-4)
+    np.testing.assert_allclose(flat[1], 7.0, atol=1e-3)
