@@ -459,6 +459,14 @@ def train(
     resume: Annotated[
         Path | None, typer.Option(help="Continue from a *.last.safetensors checkpoint.")
     ] = None,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from this checkpoint's weights (or a shipped model's: fine-tuning) instead of "
+            "at random; a new run, with its own schedule.",
+            show_default=False,
+        ),
+    ] = None,
     precision: Annotated[
         str,
         typer.Option(
@@ -566,6 +574,7 @@ def train(
                     val_fraction=val_fraction,
                     val=list(val) if val else None, max_images=max_images, max_per_source=max_per_source,
                     val_limit=val_limit, checkpoint_minutes=checkpoint_minutes, precision=precision,
+                    init_from=init_from,
                     cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
                 )  # fmt: skip
                 result = run_training(cfg, on_event=on_event)

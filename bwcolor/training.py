@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from bwcolor import dataset, distributed
-from bwcolor.checkpoint import is_checkpoint, load_model, read_checkpoint, save_checkpoint
+from bwcolor.checkpoint import is_checkpoint, load_model, model_state, read_checkpoint, save_checkpoint
 from bwcolor.device import environment, resolve_device
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.inputs import expand_inputs
@@ -92,6 +92,7 @@ class TrainConfig:
     workers: int = 2
     checkpoint_minutes: float = 10.0  # the resumable checkpoint is also saved this often mid-epoch
     precision: str = "auto"  # forward passes: "fp32", or "bf16" by autocast; auto: bf16 on CUDA only
+    init_from: str | None = None  # start from this checkpoint's weights (fine-tuning), not at random
 
     def check(self) -> None:
         trainable = [m for m in list_models() if m != "gray"]
@@ -329,6 +330,20 @@ def _load_data(cfg: TrainConfig, emit, main: bool, resumed: bool = False):
     return train_set, val_set, data
 
 
+def _init_from(model: torch.nn.Module, cfg: TrainConfig) -> None:
+    """Start ``model`` from the weights of checkpoint (or shipped model) ``cfg.init_from``: the
+    same network with the same head; its optimizer state and schedule are not taken."""
+    source = load_model(cfg.init_from, device="cpu", backbone_weights=cfg.backbone_weights)
+    if source.model_name != cfg.model:
+        raise UsageError(f"--init-from {cfg.init_from}: a {source.model_name} checkpoint, not {cfg.model}")
+    mine, theirs = model_state(model), model_state(source)
+    if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
+        raise UsageError(
+            f"--init-from {cfg.init_from}: its weights do not fit this {cfg.model} (another head?)"
+        )
+    model.load_state_dict(source.state_dict(), strict=False)
+
+
 def _start(config: TrainConfig | None, resume: str | Path | None, overrides: dict[str, Any]):
     """The run's config, state and (resuming) checkpoint: a new run, or the saved one continued."""
     if resume is None:
@@ -392,6 +407,8 @@ class Trainer:
             model.load_state_dict(
                 load_model(path, device="cpu", backbone_weights=cfg.backbone_weights).state_dict()
             )
+        elif cfg.init_from:
+            _init_from(model, cfg)
         self.model = model.to(device).to(memory_format=torch.channels_last)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)

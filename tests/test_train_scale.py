@@ -299,3 +299,16 @@ def test_the_command_line_speaks_like_the_other_commands(tmp_path, cli):
     assert (tmp_path / "runs" / "baseline.last.safetensors").exists()
     res = cli("train", data, "-m", "baseline", "-o", tmp_path / "x", "--precision", "fp16")
     assert res.exit_code == 2 and "--precision must be auto, fp32 or bf16 for training" in res.stderr
+
+
+def test_init_from_starts_a_new_run_from_a_checkpoints_weights(tmp_path):
+    data = learnable_images(tmp_path / "data", n=8)
+    first = train(config(tmp_path, data, epochs=3, lr=1e-2, output=str(tmp_path / "a" / "m.safetensors")))
+    scratch = train(config(tmp_path, data, epochs=1, lr=1e-9, output=str(tmp_path / "b" / "m.safetensors")))
+    tuned = train(config(tmp_path, data, epochs=1, lr=1e-9, init_from=first["best"],
+                         output=str(tmp_path / "c" / "m.safetensors")))  # fmt: skip
+    # lr ~0: each run validates the weights it started from
+    assert tuned["history"][0]["val_loss"] == pytest.approx(first["best_val_loss"], rel=1e-4)
+    assert tuned["history"][0]["val_loss"] < scratch["history"][0]["val_loss"]
+    with pytest.raises(UsageError, match="a baseline checkpoint, not fusion"):
+        train(config(tmp_path, data, model="fusion", init_from=first["best"], output=str(tmp_path / "d")))
