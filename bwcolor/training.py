@@ -330,6 +330,23 @@ def _load_data(cfg: TrainConfig, emit, main: bool, resumed: bool = False):
     return train_set, val_set, data
 
 
+#: Training photos that decide data-dependent config (e.g. the colour prior), drawn as an epoch is.
+DATA_SAMPLE = 3000
+
+
+class _Subset:
+    """Images ``indices`` of a sequence, loaded when indexed."""
+
+    def __init__(self, images, indices):
+        self.images, self.indices = images, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.images[int(self.indices[i])]
+
+
 def _init_from(model: torch.nn.Module, cfg: TrainConfig) -> None:
     """Start ``model`` from the weights of checkpoint (or shipped model) ``cfg.init_from``: the
     same network with the same head; its optimizer state and schedule are not taken."""
@@ -400,8 +417,13 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         hooks_class = getattr(model_class(cfg.model), "training_hooks", TrainingHooks)
         self.hooks = hooks_class(self.emit)
-        # what the data decide (e.g. the colour prior): the same again on resume (an even sample)
-        model = _build_model(cfg, self.hooks.config_from_data({"head": cfg.head}, self.train_set.images))
+        # What the data decide (e.g. the colour prior), from photos as balanced as an epoch's
+        # (the same again on resume: the sample is seeded).
+        balanced = np.sort(
+            dataset.epoch_indices(self.train_set, cfg.seed, 0, cfg.max_per_source)[:DATA_SAMPLE]
+        )
+        sample = _Subset(self.train_set.images, balanced)
+        model = _build_model(cfg, self.hooks.config_from_data({"head": cfg.head}, sample))
         if resumed:
             path, header, tensors = resumed
             model.load_state_dict(

@@ -148,8 +148,11 @@ def test_effnet_unet_trains_on_random_crops_with_its_frozen_encoder(tmp_path):
     assert result["history"][-1]["val_loss"] < result["history"][0]["val_loss"]
     assert result["loss_name"] == "cross-entropy over ab classes"
     assert not list((tmp_path / "cache").rglob("*.views.npy"))  # features are computed, not stored
-    _, tensors = read_checkpoint(result["best"])
+    header, tensors = read_checkpoint(result["best"])
     assert not any(k.startswith("encoder.") for k in tensors)  # the frozen encoder is not saved
+    prior = header["config"]["class_prior"]  # the training colours' frequencies, for decoding
+    assert len(prior) == 268 and min(prior) > 0 and sum(prior) == pytest.approx(1, abs=1e-4)
+    assert prior.index(max(prior)) != 0  # the learnable photos are orange-blue, not the gamut's corner
 
 
 def test_an_unknown_model_is_refused_before_any_image_is_read(tmp_path, cli, monkeypatch):
