@@ -140,7 +140,7 @@ class EffNetUNetTraining(TrainingHooks):
     class-prior decoding (see :class:`~bwcolor.models.colour_classes.ClassHead`)."""
 
     def config_from_data(self, config, images) -> dict:
-        if config.get("head", EffNetUNet.Config.head) != "classes":
+        if (config.get("head") or EffNetUNet.Config.head) != "classes":
             return {}
         return {"class_prior": class_prior(images)}
 
