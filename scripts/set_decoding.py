@@ -1,0 +1,54 @@
+"""Write a classes-head checkpoint's decoding settings, chosen on validation photos.
+
+    python scripts/set_decoding.py IN.safetensors OUT.safetensors --temperature T --prior-weight A \\
+        [--prior-from DATA ...] [--note TEXT]
+
+Copies IN with its config's ``temperature`` and ``prior_weight`` set (and ``class_prior`` counted
+on the training folders DATA, as ``bwcolor train`` counts it, if IN has none); the weights are
+unchanged. The header's meta records the change and ``--note`` (e.g. how the setting was chosen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.torch import save
+
+from bwcolor.atomic import write_atomic
+from bwcolor.checkpoint import load_model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("src", type=Path)
+    ap.add_argument("dst", type=Path)
+    ap.add_argument("--temperature", type=float, required=True)
+    ap.add_argument("--prior-weight", type=float, required=True)
+    ap.add_argument("--prior-from", nargs="*", default=[])
+    ap.add_argument("--prior-sample", type=int, default=3000)
+    ap.add_argument("--note", default="")
+    args = ap.parse_args()
+    with safe_open(str(args.src), framework="pt") as f:
+        header = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("extra/")}
+    config, meta = json.loads(header["config"]), json.loads(header["meta"])
+    if not config.get("class_prior"):
+        if not args.prior_from:
+            raise SystemExit(f"{args.src} holds no class_prior: give --prior-from the training folders")
+        from sweep_decoding import prior_from
+
+        config["class_prior"] = prior_from(args.prior_from, 0.1, args.prior_sample)
+    config["temperature"], config["prior_weight"] = args.temperature, args.prior_weight
+    meta.pop("train_state", None), meta.pop("optimizer", None)  # a model, not a resumable run
+    meta["decoding"] = {"temperature": args.temperature, "prior_weight": args.prior_weight, "note": args.note}
+    header["config"], header["meta"] = json.dumps(config), json.dumps(meta)
+    write_atomic(args.dst, save(tensors, metadata=header))
+    model = load_model(args.dst)  # the result loads, with the settings
+    print(f"{args.dst}: temperature {model.head.temperature}, prior weight {model.head.prior_weight}")
+
+
+if __name__ == "__main__":
+    main()
