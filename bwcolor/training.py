@@ -1,15 +1,16 @@
-"""Training a colorization network on a folder of colour photos (``bwcolor train``).
+"""Training a colorization network on folders of colour photos (``bwcolor train``).
 
-MSE on normalised ab, as the paper (or, with ``head="classes"``, cross-entropy over ab classes, see
-:mod:`bwcolor.models.colour_classes`); Adam (AdamW when weight decay is set) with a warm-up + cosine learning-rate schedule;
-channels_last, and bf16 autocast on CUDA. Data come through :mod:`bwcolor.dataset`'s cache; for
-``fusion`` the frozen backbone's embedding of every cached image (and of its mirror image) is
-computed once and cached too, so epochs only run the trainable layers. A crop uses the embedding
-of its whole image: the global context the fusion layer is meant to carry.
+The loss is the model's: MSE on normalised ab (the paper's networks) or, with a classes head,
+cross-entropy over ab classes (see :mod:`bwcolor.models.colour_classes`). AdamW with a warm-up +
+cosine learning-rate schedule; channels_last, and bf16 autocast on CUDA. Photos come through
+:mod:`bwcolor.dataset`'s cache a batch at a time; whatever else a model needs (fusion's cached
+backbone embeddings, effnet_unet's colour prior) comes from its training hooks
+(:mod:`bwcolor.models.hooks`): the :class:`Trainer` knows no particular model.
 
 Determinism: epoch ``e``'s order and batch ``k``'s augmentation come from generators seeded by
 ``(seed, e)`` and ``(seed, e, k)``, so a resumed run sees exactly the batches an uninterrupted
-run would. The last checkpoint stores the model, optimizer, schedule, position and torch's RNG.
+run would. The resumable checkpoint stores the model, optimizer, schedule, position and torch's
+RNG; it is saved after each epoch, every ``checkpoint_minutes``, and on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ from bwcolor.models import create_model, list_models, model_class
 from bwcolor.models.colour_classes import AB_CELLS, class_loss, grid_cell
 from bwcolor.models.hooks import TrainingHooks
 from bwcolor.shipped import DEFAULT_MODEL
-
-EMBEDDING_BATCH = 32
 
 
 class TrainingInterrupted(BwcolorError):
