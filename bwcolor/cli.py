@@ -389,10 +389,15 @@ def train(
         ),
     ] = 128,
     render_size: Annotated[
-        int | None, typer.Option(help="Long side the trained model renders at. Default: 2 x image size.")
+        int | None, typer.Option(help="Long side the trained model renders at. Default: 2 x crop size.")
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 10,
-    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    epochs: Annotated[
+        int,
+        typer.Option(min=1, help="Passes over the training photos (with --max-per-source, balanced ones)."),
+    ] = 10,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Photos per optimisation step (under torchrun, over all processes).")
+    ] = 16,
     lr: Annotated[float, typer.Option(help="Peak learning rate (Adam; warm-up then cosine decay).")] = 1e-3,
     weight_decay: Annotated[float, typer.Option(min=0.0, help="AdamW decoupled weight decay.")] = 0.0,
     embedding_dropout: Annotated[
@@ -419,7 +424,9 @@ def train(
             help="0: plain loss (the paper). >0: weight rare colours up (0.5 as Zhang et al.).",
         ),
     ] = 0.0,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seeds initialisation, order and crops: the same seed, the same run.")
+    ] = 0,
     val_fraction: Annotated[
         float, typer.Option(help="Share of images held out for validation, chosen by content hash.")
     ] = 0.1,
