@@ -115,6 +115,8 @@ def main() -> None:
     ap.add_argument("--prior-weights", type=float, nargs="+", default=PRIOR_WEIGHTS)
     ap.add_argument("--plot", type=Path, default=None)
     ap.add_argument("--guided", action="store_true", help="also score edge-aware upsampling (label+guided)")
+    ap.add_argument("--saturations", type=float, nargs="*", default=[],
+                    help="also score classes-head decodings with their chroma scaled (label*S)")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(2)
 
@@ -161,6 +163,9 @@ def main() -> None:
                     if args.guided:
                         scored = score(picture, ab, truth, guide=guide)
                         points.setdefault((label + "+guided", "temperature-prior", t, a), []).append(scored)
+                    for sat in args.saturations:
+                        scored = score(picture, ab, truth, saturation=sat)
+                        points.setdefault((f"{label}*{sat:g}", "temperature-prior", t, a), []).append(scored)
         print(f"{n + 1}/{len(paths)} {path.name}", file=sys.stderr, flush=True)
     rows = []
     for key, values in points.items():
