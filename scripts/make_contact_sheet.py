@@ -5,7 +5,8 @@
 Each photo (files of the folder PHOTOS, sorted) becomes one cell: its gray input, then each
 model's colorization (as ``bwcolor colorize`` makes it, at full resolution, shrunk for the sheet),
 labelled; ``--per-row`` cells side by side. MODEL is a model name or a checkpoint; LABEL=MODEL
-may also be ``LABEL=MODEL@T`` to decode a classes-head model at annealed-mean temperature T.
+may also be ``LABEL=MODEL@T`` to decode a classes-head model at annealed-mean temperature T, and
+end in ``*S`` to scale the chroma by S (``--saturation``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ def cell(path: Path, models: dict) -> np.ndarray:
         gray = (gray.astype(np.float32) / 257).astype(np.uint8)
     panels = [label(shrink(np.dstack([gray] * 3)), path.stem[:34])]
     for name, model in models.items():
-        rgb = colorize_rgb(model, Picture(gray), dtype=np.uint8)
+        rgb = colorize_rgb(
+            model, Picture(gray), saturation=getattr(model, "sheet_saturation", 1.0), dtype=np.uint8
+        )
         panels.append(label(shrink(rgb), name))
     return np.hstack([np.pad(p, ((0, 0), (0, 4), (0, 0)), constant_values=255) for p in panels])
 
@@ -59,10 +62,12 @@ def main() -> None:
     models = {}
     for spec in args.models:
         name, _, ref = spec.partition("=")
+        ref, _, saturation = ref.partition("*")
         ref, _, temperature = ref.partition("@")
         models[name] = load_model(ref)
         if temperature:
             models[name].head.temperature = float(temperature)
+        models[name].sheet_saturation = float(saturation or 1.0)
     sources, _ = expand_inputs([args.photos])
     cells = [cell(s.path, models) for s in sources[: args.limit]]
     width = max(c.shape[1] for c in cells)
