@@ -466,6 +466,15 @@ def train(
     resume: Annotated[
         Path | None, typer.Option(help="Continue from a *.last.safetensors checkpoint.")
     ] = None,
+    tune_encoder_blocks: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=16,
+            help="effnet_unet: also train the last N of its encoder's 16 blocks (and its head), "
+            "not only the decoder; slower, for large data.",
+        ),
+    ] = 0,
     init_from: Annotated[
         str | None,
         typer.Option(
@@ -581,7 +590,7 @@ def train(
                     val_fraction=val_fraction,
                     val=list(val) if val else None, max_images=max_images, max_per_source=max_per_source,
                     val_limit=val_limit, checkpoint_minutes=checkpoint_minutes, precision=precision,
-                    init_from=init_from,
+                    init_from=init_from, tune_encoder_blocks=tune_encoder_blocks,
                     cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
                 )  # fmt: skip
                 result = run_training(cfg, on_event=on_event)

@@ -92,6 +92,7 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0  # the resumable checkpoint is also saved this often mid-epoch
     precision: str = "auto"  # forward passes: "fp32", or "bf16" by autocast; auto: bf16 on CUDA only
     init_from: str | None = None  # start from this checkpoint's weights (fine-tuning), not at random
+    tune_encoder_blocks: int = 0  # effnet_unet: also train the encoder's last N blocks
 
     def check(self) -> None:
         trainable = [m for m in list_models() if m != "gray"]
@@ -101,6 +102,9 @@ class TrainConfig:
             raise UsageError(f"--image-size must be a multiple of {SIZE_MULTIPLE}, at least 16")
         if not 0 <= self.val_fraction < 1:
             raise UsageError("--val-fraction must be in [0, 1)")
+        tunable = "tune_encoder_blocks" in model_class(self.model).Config.__dataclass_fields__
+        if self.tune_encoder_blocks and not tunable:
+            raise UsageError(f"--tune-encoder-blocks is for effnet_unet, not {self.model}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise UsageError(f"--precision must be auto, fp32 or bf16 for training, not {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -150,6 +154,7 @@ def _build_model(cfg: TrainConfig, from_data: dict[str, Any] | None = None):
         "backbone_weights": cfg.backbone_weights,
         "embedding_dropout": cfg.embedding_dropout,
         "head": cfg.head,
+        "tune_encoder_blocks": cfg.tune_encoder_blocks or None,
         **(from_data or {}),
     }
     options = {k: v for k, v in wanted.items() if k in known and v is not None}
@@ -353,7 +358,10 @@ def _init_from(model: torch.nn.Module, cfg: TrainConfig) -> None:
     if source.model_name != cfg.model:
         raise UsageError(f"--init-from {cfg.init_from}: a {source.model_name} checkpoint, not {cfg.model}")
     mine, theirs = model_state(model), model_state(source)
-    if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
+    # A run may tune more of a pretrained encoder than its source did: those weights are the
+    # encoder's own; every other weight must be the source's, in the same shape.
+    unmatched = [k for k in mine if k not in theirs and not k.startswith("encoder.")]
+    if unmatched or any(k not in mine or mine[k].shape != v.shape for k, v in theirs.items()):
         raise UsageError(
             f"--init-from {cfg.init_from}: its weights do not fit this {cfg.model} (another head?)"
         )

@@ -175,3 +175,31 @@ def test_a_checkpoints_normalisation_is_the_one_the_model_uses(tmp_path):
 
     assert torch.allclose(loaded.head.centres * 55.0, class_centres())  # decoded ab follow ab_scale
     assert np.isfinite(predict_ab(loaded, lum[0].numpy())).all()
+
+
+def test_effnet_unet_can_fine_tune_its_encoders_last_blocks(tmp_path):
+    from bwcolor.checkpoint import load_model, save_checkpoint
+    from bwcolor.models.colour_classes import class_loss
+
+    torch.manual_seed(0)
+    frozen = create_model("effnet_unet", render_size=64)
+    assert not any(k.startswith("encoder.") for k in frozen.trainable_state_dict())
+    model = create_model("effnet_unet", render_size=64, tune_encoder_blocks=2).train()
+    tuned = [n for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+    assert tuned and all(n.startswith(("encoder.net._blocks.14.", "encoder.net._blocks.15.",
+                                       "encoder.net._conv_head", "encoder.net._bn1", "encoder.net._fc")) for n in tuned)  # fmt: skip
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    stats = model.encoder.net._blocks[15]._bn2.running_mean.clone()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    lum = torch.rand(2, 1, 64, 64) * 2 - 1
+    class_loss(model(lum, logits=True), torch.rand(2, 2, 64, 64) - 0.5, 110.0).mean().backward()
+    opt.step()
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert "encoder.net._blocks.15._project_conv.weight" in moved
+    assert not any(n.startswith("encoder.net._blocks.13.") or "_conv_stem" in n for n in moved)
+    assert torch.equal(model.encoder.net._blocks[15]._bn2.running_mean, stats)  # ImageNet statistics kept
+    path = save_checkpoint(model, tmp_path / "m.safetensors")
+    again = load_model(path)
+    assert torch.equal(
+        again.encoder.net._blocks[15]._project_conv.weight, model.encoder.net._blocks[15]._project_conv.weight
+    )

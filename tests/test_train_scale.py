@@ -312,3 +312,28 @@ def test_init_from_starts_a_new_run_from_a_checkpoints_weights(tmp_path):
     assert tuned["history"][0]["val_loss"] < scratch["history"][0]["val_loss"]
     with pytest.raises(UsageError, match="a baseline checkpoint, not fusion"):
         train(config(tmp_path, data, model="fusion", init_from=first["best"], output=str(tmp_path / "d")))
+
+
+def test_a_second_stage_can_tune_more_of_the_encoder_than_the_first(tmp_path, cli):
+    data = learnable_images(tmp_path / "data", n=6)
+    common = [
+        "--crop-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "3",
+        "--cache-dir",
+        tmp_path / "cache",
+        "-q",
+    ]
+    first = cli("train", data, "-o", tmp_path / "one", *common)
+    assert first.exit_code == 0, first.output
+    second = cli("train", data, "-o", tmp_path / "two", "--init-from", tmp_path / "one" / "effnet_unet.safetensors",
+                 "--tune-encoder-blocks", "1", *common)  # fmt: skip
+    assert second.exit_code == 0, second.output
+    header, tensors = read_checkpoint(tmp_path / "two" / "effnet_unet.safetensors")
+    assert header["config"]["tune_encoder_blocks"] == 1
+    assert any(k.startswith("encoder.net._blocks.15.") for k in tensors)
+    wrong = cli("train", data, "-m", "baseline", "-o", tmp_path / "b", "--tune-encoder-blocks", "2", *common)
+    assert wrong.exit_code == 2 and "--tune-encoder-blocks is for effnet_unet" in wrong.stderr

@@ -41,20 +41,48 @@ MIN_SIDE = 32
 
 
 class PyramidEncoder(EfficientNetLite0):
-    """Frozen EfficientNet-Lite0 returning its multi-scale features and logits, at the input's size."""
+    """EfficientNet-Lite0 returning its multi-scale features and logits, at the input's size.
 
-    @torch.no_grad()
+    Frozen, but for its last ``tuned`` blocks (and the classifier's head and logits after them)
+    when the config asks to fine-tune them: their weights then train (their batch-norm statistics
+    stay ImageNet's), and checkpoints hold them.
+    """
+
+    def __init__(self, tuned: int = 0):
+        super().__init__()
+        blocks = len(self.net._blocks)
+        if not 0 <= tuned <= blocks:
+            raise ValueError(f"tune_encoder_blocks must be between 0 and {blocks}, not {tuned}")
+        self.first_tuned = blocks - tuned if tuned else None
+        if tuned:
+            for module in (
+                *self.net._blocks[self.first_tuned :],
+                self.net._conv_head,
+                self.net._bn1,
+                self.net._fc,
+            ):
+                for p in module.parameters():
+                    p.requires_grad_(True)
+
+    def tuned_names(self) -> list[str]:
+        """State-dict names (under ``net.``) of the weights that train."""
+        return [n for n, p in self.named_parameters() if p.requires_grad]
+
     def pyramid(self, gray: torch.Tensor) -> tuple[torch.Tensor, ...]:
         net = self.net
-        x = ((gray - 0.5) / 0.5).expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
-        x = net._swish(net._bn0(net._conv_stem(x)))
+        first_tuned = self.first_tuned if torch.is_grad_enabled() else None
+        with torch.no_grad():
+            x = ((gray - 0.5) / 0.5).expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
+            x = net._swish(net._bn0(net._conv_stem(x)))
         skips = []
         for i, block in enumerate(net._blocks):
-            x = block(x)
+            with torch.set_grad_enabled(first_tuned is not None and i >= first_tuned):
+                x = block(x)
             if i in SKIP_BLOCKS:
                 skips.append(x.float())
-        head = net._swish(net._bn1(net._conv_head(x)))
-        logits = net._fc(torch.flatten(net._avg_pooling(head), 1))
+        with torch.set_grad_enabled(first_tuned is not None):
+            head = net._swish(net._bn1(net._conv_head(x)))
+            logits = net._fc(torch.flatten(net._avg_pooling(head), 1))
         return (*skips, logits.float())
 
 
@@ -67,6 +95,7 @@ class EffNetUNet(nn.Module):
         temperature: float = 0.38
         prior_weight: float = 0.0  # alpha: decode p(colour | image) / p(colour)^alpha (see ClassHead)
         class_prior: list[float] | None = None  # the training colours' class frequencies
+        tune_encoder_blocks: int = 0  # fine-tune the encoder's last N blocks (of 16) and its head
 
     def __init__(self, config: Config | None = None):
         super().__init__()
@@ -93,7 +122,8 @@ class EffNetUNet(nn.Module):
             else None
         )
         self.regress = None if classes else nn.Sequential(nn.Conv2d(64, 2, 3, padding=1), nn.Tanh())
-        self.encoder = PyramidEncoder()  # built last: the decoder's initialisation does not depend on it
+        # built last: the decoder's initialisation does not depend on it
+        self.encoder = PyramidEncoder(self.config.tune_encoder_blocks)
 
     def features(self, lum: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The frozen encoder's outputs for normalised L (B, 1, H, W): skips and logits."""
@@ -125,8 +155,9 @@ class EffNetUNet(nn.Module):
         return F.interpolate(ab, size=lum.shape[-2:], mode="bilinear", align_corners=False)
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        """Weights saved in checkpoints: everything but the frozen encoder."""
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}
+        """Weights saved in checkpoints: everything but the frozen part of the encoder."""
+        tuned = {f"encoder.{n}" for n in self.encoder.tuned_names()}
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.") or k in tuned}
 
 
 def _up_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
