@@ -273,7 +273,9 @@ def load_images(
             summary.problems.append(f"{f.path}: cannot read")
             continue
         is_val = f.is_val or in_validation(digest, val_fraction)
-        if digest not in entries:  # byte-identical duplicates are used once
+        # Byte-identical duplicates are used once; a photo that is also a validation photo is
+        # validation only (never trained on under another name).
+        if digest not in entries or (is_val and not entries[digest][1]):
             entries[digest] = (f, is_val, pixels, long_side)
     summary.found = len(entries) + summary.skipped_unreadable
     order = sorted(entries)

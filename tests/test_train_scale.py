@@ -337,3 +337,15 @@ def test_a_second_stage_can_tune_more_of_the_encoder_than_the_first(tmp_path, cl
     assert any(k.startswith("encoder.net._blocks.15.") for k in tensors)
     wrong = cli("train", data, "-m", "baseline", "-o", tmp_path / "b", "--tune-encoder-blocks", "2", *common)
     assert wrong.exit_code == 2 and "--tune-encoder-blocks is for effnet_unet" in wrong.stderr
+
+
+def test_a_validation_photo_is_never_trained_on_under_another_name(tmp_path):
+    data = learnable_images(tmp_path / "data", n=6)
+    val = tmp_path / "heldout"
+    val.mkdir()
+    (val / "copy.png").write_bytes((data / "img03.png").read_bytes())  # the same photo, renamed
+    files = [dataset.DataFile(p, "data") for p in sorted(data.iterdir())]
+    files += [dataset.DataFile(val / "copy.png", "val", is_val=True)]
+    train_set, val_set, _ = dataset.load_images(files, 40, tmp_path / "cache", 0.0)
+    assert len(train_set) == 5 and len(val_set) == 1
+    assert data / "img03.png" not in train_set.paths
