@@ -439,8 +439,8 @@ class Trainer:
         elif cfg.init_from:
             _init_from(model, cfg)
         self.model = model.to(device).to(memory_format=torch.channels_last)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        groups = self.hooks.param_groups(self.model, cfg.lr)
+        self.opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.steps_per_epoch = math.ceil(
             dataset.epoch_size(self.train_set, cfg.max_per_source) / cfg.batch_size
         )

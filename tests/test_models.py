@@ -177,6 +177,24 @@ def test_a_checkpoints_normalisation_is_the_one_the_model_uses(tmp_path):
     assert np.isfinite(predict_ab(loaded, lum[0].numpy())).all()
 
 
+def test_fine_tuned_encoder_blocks_learn_more_slowly_than_the_decoder():
+    from bwcolor.models.effnet_unet import ENCODER_LR_SCALE, EffNetUNetTraining
+    from bwcolor.models.hooks import TrainingHooks
+
+    model = create_model("effnet_unet", render_size=64, tune_encoder_blocks=2)
+    decoder, encoder = EffNetUNetTraining().param_groups(model, 1e-3)
+    assert decoder["lr"] == 1e-3 and encoder["lr"] == pytest.approx(1e-3 * ENCODER_LR_SCALE)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert all(names[id(p)].startswith("encoder.") for p in encoder["params"])
+    assert not any(names[id(p)].startswith("encoder.") for p in decoder["params"])
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    assert {id(p) for g in (decoder, encoder) for p in g["params"]} == trainable
+    frozen = create_model("effnet_unet", render_size=64)
+    assert len(EffNetUNetTraining().param_groups(frozen, 1e-3)) == 1  # nothing of the encoder trains
+    (only,) = TrainingHooks().param_groups(create_model("baseline"), 1e-3)
+    assert len(only["params"]) == sum(1 for p in create_model("baseline").parameters() if p.requires_grad)
+
+
 def test_effnet_unet_can_fine_tune_its_encoders_last_blocks(tmp_path):
     from bwcolor.checkpoint import load_model, save_checkpoint
     from bwcolor.models.colour_classes import class_loss

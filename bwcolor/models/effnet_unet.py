@@ -38,6 +38,9 @@ SKIP_BLOCKS = (2, 4, 10, 15)
 SKIP_CHANNELS = (24, 40, 112, 320)
 #: Smaller inputs are padded (edge pixels repeated) to this side for the encoder.
 MIN_SIDE = 32
+#: Fine-tuned encoder blocks learn at this fraction of the decoder's rate: their ImageNet
+#: weights are a good start that a full-rate step would wreck before the decoder has settled.
+ENCODER_LR_SCALE = 0.1
 
 
 class PyramidEncoder(EfficientNetLite0):
@@ -168,12 +171,21 @@ def _up_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 class EffNetUNetTraining(TrainingHooks):
     """The frozen encoder runs on every crop (cheaper than caching its features for tens of
     thousands of photos); the training photos' colour frequencies go into the config, for the
-    class-prior decoding (see :class:`~bwcolor.models.colour_classes.ClassHead`)."""
+    class-prior decoding (see :class:`~bwcolor.models.colour_classes.ClassHead`); fine-tuned
+    encoder blocks learn more slowly than the decoder."""
 
     def config_from_data(self, config, images) -> dict:
         if (config.get("head") or EffNetUNet.Config.head) != "classes":
             return {}
         return {"class_prior": class_prior(images)}
+
+    def param_groups(self, model, lr):
+        """The decoder at the run's rate, the fine-tuned encoder blocks at ENCODER_LR_SCALE of it."""
+        encoder = [p for p in model.encoder.parameters() if p.requires_grad]
+        tuned = {id(p) for p in encoder}
+        decoder = [p for p in model.parameters() if p.requires_grad and id(p) not in tuned]
+        groups = [{"params": decoder, "lr": lr}]
+        return groups + ([{"params": encoder, "lr": lr * ENCODER_LR_SCALE}] if encoder else [])
 
 
 EffNetUNet.training_hooks = EffNetUNetTraining

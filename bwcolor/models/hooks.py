@@ -26,6 +26,10 @@ class TrainingHooks:
         run's model config (before the model is built) and its training images."""
         return {}
 
+    def param_groups(self, model: torch.nn.Module, lr: float) -> list[dict[str, Any]]:
+        """The optimizer's parameter groups: every trainable weight at the run's learning rate."""
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+
     def prepare(self, model: torch.nn.Module, train_set, val_set, cache_dir: Path, image_size: int) -> None:
         """Anything to compute once per run before the first batch (e.g. a frozen network's
         outputs, cached on disk)."""
