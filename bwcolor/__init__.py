@@ -3,6 +3,7 @@
 >>> from bwcolor import load_model, colorize_image
 >>> model = load_model("fusion")            # or a checkpoint path
 >>> rgb = colorize_image(model, gray_array)  # same size and dtype as the input
+>>> colorize_video(model, "film.mp4", "film_colour.mp4")  # sound, timing and size kept
 >>> bwcolor.train(data=["photos/"], output="mine.safetensors", model="fusion", epochs=10)
 """
 
@@ -12,6 +13,7 @@ __version__ = "0.1.0"
 _API = {
     "colorize_image": "bwcolor.colorize",
     "colorize_paths": "bwcolor.folders",
+    "colorize_video": "bwcolor.video",
     "create_model": "bwcolor.models",
     "list_models": "bwcolor.models",
     "load_model": "bwcolor.checkpoint",

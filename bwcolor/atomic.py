@@ -5,11 +5,12 @@ Used by every writer of bwcolor: outputs, checkpoints, the training cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,21 +20,31 @@ _HOST = socket.gethostname().replace(".", "_")
 
 def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None], durable: bool = True) -> None:
     """Write ``data`` (bytes, or a function writing into a file) to ``path`` through a temporary
-    file in the same folder, then rename.
+    file in the same folder, then rename (see :func:`atomic_path`).
+
+    ``durable=False`` skips the fsync: for caches, which a power cut may lose but never corrupt
+    (the rename is still atomic), and where 100,000 fsyncs would cost minutes.
+    """
+    with atomic_path(path, durable) as tmp, open(tmp, "wb") as f:
+        data(f) if callable(data) else f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path, durable: bool = True) -> Iterator[str]:
+    """The name of a new, empty temporary file beside ``path``, for a writer that wants a name
+    (a video muxer, tifffile); when the block ends it becomes ``path`` (after an fsync, unless
+    ``durable`` is False), or, if the block raised, it is removed.
 
     The temporary file is named ``.<name>.<host>-<pid>.<random>.bwcolor-tmp``, so that one left
     by a killed process can be recognised and removed (:func:`remove_stale_temporaries`).
-    ``durable=False`` skips the fsync: for caches, which a power cut may lose but never corrupt
-    (the rename is still atomic), and where 100,000 fsyncs would cost minutes.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temporary(path)
     try:
-        os.close(fd)  # reopened by name: writers such as tifffile want a named file
-        with open(tmp, "wb") as f:
-            data(f) if callable(data) else f.write(data)
-            f.flush()
-            if durable:
+        os.close(fd)
+        yield tmp
+        if durable:
+            with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -27,10 +27,11 @@ from bwcolor import lab
 from bwcolor.decode import DEFAULT_MAX_PIXELS, read_image
 from bwcolor.encode import write_image
 from bwcolor.errors import ImageError, UsageError
-from bwcolor.formats import format_of, normalise_format, output_path
+from bwcolor.formats import format_of, is_video_path, normalise_format, output_path
 from bwcolor.inputs import InputProblem, Source
 from bwcolor.metadata import Metadata, fit_metadata
 from bwcolor.pixels import Picture
+from bwcolor.temporal import CARRY
 
 
 def default_batch_size(device) -> int:
@@ -89,6 +90,7 @@ class Options:
     max_pixels: int = DEFAULT_MAX_PIXELS
     render_size: int | None = None
     saturation: float = 1.0
+    temporal_smoothing: float = CARRY  # videos: colour carried along the motion (bwcolor.temporal)
     provenance: bool = True  # tag outputs as colorized by bwcolor (EXIF Software, XMP)
     model_label: str | None = None  # the model as outputs name it: existing ones by another are reported
 
@@ -107,6 +109,7 @@ class FileResult:
     message: str = ""
     had_colour: bool = False
     notes: list[str] = field(default_factory=list)
+    frames: int = 0  # a video's frames written (0 for an image)
 
 
 @dataclass
@@ -120,15 +123,26 @@ class Summary:
     failures: list[FileResult] = field(default_factory=list)
     interrupted: bool = False  # stopped (Ctrl-C) before every file was done: a rerun resumes
     removed_temporaries: int = 0  # partial files of killed runs, removed before starting
+    videos: int = 0  # of the done: videos
+    frames: int = 0  # their frames
+    video_seconds: float = 0.0  # of ``seconds``: spent on videos
 
     @property
     def images_per_second(self) -> float:
-        return self.done / self.seconds if self.seconds > 0 else 0.0
+        """Photos (videos not counted) per second of the time spent on photos."""
+        seconds = self.seconds - self.video_seconds
+        return (self.done - self.videos) / seconds if seconds > 0 else 0.0
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.video_seconds if self.video_seconds > 0 else 0.0
 
     def add(self, result: FileResult) -> None:
         if result.status == "done":
             self.done += 1
             self.colour_inputs += result.had_colour
+            self.videos += bool(result.frames)
+            self.frames += result.frames
         elif result.status == "skipped":
             self.skipped += 1
             self.skipped_other_model += result.message.startswith(OTHER_MODEL)
@@ -145,6 +159,9 @@ class Summary:
             "colour_inputs": self.colour_inputs,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 3),
+            "videos": self.videos,
+            "frames": self.frames,
+            "frames_per_second": round(self.frames_per_second, 3),
             "failures": [{"file": f.source, "error": f.message} for f in self.failures],
             "interrupted": self.interrupted,
         }
@@ -159,6 +176,10 @@ def made_by(output: Path) -> str | None:
     from bwcolor.decode import open_image
     from bwcolor.metadata import SOFTWARE
 
+    if is_video_path(output):
+        from bwcolor.video import made_by as video_made_by
+
+        return video_made_by(output)
     try:
         with open(output, "rb") as f, open_image(f) as im:
             software = im.getexif().get(SOFTWARE) or getattr(im, "tag_v2", {}).get(SOFTWARE)

@@ -31,6 +31,7 @@ from bwcolor.decode import DEFAULT_MAX_PIXELS
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.lab import MAX_RENDER_SIZE
 from bwcolor.shipped import DEFAULT_MODEL, SHIPPED_MODELS
+from bwcolor.temporal import CARRY
 
 #: The shipped weights (weights/), and the one `bwcolor colorize` uses unless told otherwise: the
 #: most colourful on the validation split (docs/models.md); the paper's two networks mostly sepia.
@@ -240,6 +241,14 @@ def colorize(
     ] = None,
     render_size: RenderSize = None,
     saturation: Saturation = 1.0,
+    temporal_smoothing: Annotated[
+        float,
+        typer.Option(
+            help="Videos: how much of each frame's colour follows the motion into the next, from 0 "
+            "(every frame colorized alone: colours flicker) to below 1 (steadier, slower to change). "
+            "Scene cuts always start afresh.",
+        ),
+    ] = CARRY,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
     scheduler: Annotated[
         str | None,
@@ -262,10 +271,12 @@ def colorize(
     quiet: Quiet = False,
     as_json: Json = False,
 ) -> None:
-    """Colorize black-and-white photos: files, folders or globs, at full resolution.
+    """Colorize black-and-white photos and films: files, folders or globs, at full resolution.
 
-    Outputs go under --output with the input tree mirrored, in the input's format and bit depth.
-    Inputs are never modified; existing outputs are skipped, so a rerun resumes.
+    Outputs go under --output with the input tree mirrored, in the input's format and bit depth;
+    a video keeps its container, frame rate, size, frame count and sound, and its colours follow
+    the motion from frame to frame. Inputs are never modified; existing outputs are skipped, so a
+    rerun resumes.
     """
     from bwcolor.folders import colorize_paths
 
@@ -273,7 +284,7 @@ def colorize(
         TextColumn("[bold]colorizing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=False,
     )  # fmt: skip
-    task = None
+    task = frames_task = None
 
     def on_start(jobs: int, planned) -> None:
         nonlocal task
@@ -298,22 +309,35 @@ def colorize(
             done = progress.tasks[0].completed + 1
             progress.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
 
+    def on_video(source: str, frames: int) -> None:
+        """A video starts: a bar of its frames, in place of the last video's."""
+        nonlocal frames_task
+        if frames_task is not None:
+            progress.remove_task(frames_task)
+        frames_task = progress.add_task("frames", total=frames or None, rate="frames")
+
+    def on_frames(n: int) -> None:
+        if frames_task is not None:
+            progress.update(frames_task, advance=n)
+
     stop = threading.Event()
 
     def on_sigint(signum, frame) -> None:
         if stop.is_set():  # a second Ctrl-C: stop now (written files are complete all the same)
             raise KeyboardInterrupt
         stop.set()
-        say(err, "bwcolor: stopping after the current batch (Ctrl-C again to stop at once)")
+        say(err, "bwcolor: stopping after the current batch of photos, abandoning a video in progress "
+            "(Ctrl-C again to stop at once)")
 
     try:
         with _signal_handler(signal.SIGINT, on_sigint):
             summary = colorize_paths(
                 inputs, output, model, fmt=fmt, overwrite=overwrite, recursive=recursive, device=device,
                 batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
-                saturation=saturation, quality=quality, max_pixels=max_pixels, provenance=provenance,
-                backbone_weights=backbone_weights, scheduler=scheduler, on_start=on_start,
-                on_result=on_result, stop=stop,
+                saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality,
+                max_pixels=max_pixels, provenance=provenance, backbone_weights=backbone_weights,
+                scheduler=scheduler, on_start=on_start, on_result=on_result, on_video=on_video,
+                on_frames=on_frames, stop=stop,
             )  # fmt: skip
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
@@ -348,7 +372,12 @@ def _print_summary(summary, output: Path, interrupted: bool) -> None:
         skipped += f"; {summary.skipped_other_model} made by another model: --overwrite redoes them"
     line = f"{head}: {summary.done} colorized, {skipped}), {summary.failed} failed"
     if summary.done:
-        line += f" in {summary.seconds:.1f} s ({summary.images_per_second:.2f} images/s)"
+        rates = []
+        if summary.done > summary.videos:
+            rates.append(f"{summary.images_per_second:.2f} images/s")
+        if summary.videos:
+            rates.append(f"{summary.videos} video(s), {summary.frames} frames, {summary.frames_per_second:.1f} frames/s")
+        line += f" in {summary.seconds:.1f} s ({'; '.join(rates)})"
     say(err, line + f". Output: {output}")
     if summary.colour_inputs:
         err.print(

@@ -1,8 +1,8 @@
 """Batch colorization on a Dask distributed cluster (``bwcolor colorize ... --scheduler ADDRESS``).
 
-The planned jobs are cut into shares of a few files; each share is one Dask task that runs the
-same pipeline as a local run (:func:`bwcolor.batch.run_jobs`: decode, batched inference, atomic
-writes) on a worker, which loads the model once and keeps it for every share it gets. Results
+The planned jobs are cut into shares of a few photos, or one video; each share is one Dask task
+that runs the same pipeline as a local run (:func:`bwcolor.batch.run_jobs`: decode, batched
+inference, atomic writes; :func:`bwcolor.video.run_video_jobs` for a video) on a worker, which loads the model once and keeps it for every share it gets. Results
 come back per share and are reported as on one machine. If a worker dies, Dask runs its shares
 again elsewhere (outputs are written atomically, so a share done twice is harmless); if the
 whole run stops, rerunning the command skips what is done.
@@ -50,10 +50,28 @@ def colorize_share(jobs: list[Job], spec: ModelSpec, options: Options) -> list[F
     """Runs on a worker: colorize ``jobs`` and return one result per file."""
     from bwcolor.atomic import remove_stale_temporaries
 
+    from bwcolor.formats import is_video_path
+    from bwcolor.video import run_video_jobs
+
     results: list[FileResult] = []
-    run_jobs(jobs, _worker_model(spec), options, results.append)
+    videos = [job for job in jobs if is_video_path(job.source)]
+    images = [job for job in jobs if not is_video_path(job.source)]
+    if images:
+        run_jobs(images, _worker_model(spec), options, results.append)
+    if videos:
+        run_video_jobs(videos, _worker_model(spec), options, results.append)
     remove_stale_temporaries({job.output.parent for job in jobs})  # a dead worker's, on this host
     return results
+
+
+def _shares(jobs: list[Job]) -> list[list[Job]]:
+    """Photos in shares of SHARE_SIZE; each video a share of its own (a worker that dies redoes
+    that video alone)."""
+    from bwcolor.formats import is_video_path
+
+    images = [job for job in jobs if not is_video_path(job.source)]
+    shares = [images[i : i + SHARE_SIZE] for i in range(0, len(images), SHARE_SIZE)]
+    return shares + [[job] for job in jobs if is_video_path(job.source)]
 
 
 def connect(address: str):
@@ -91,7 +109,7 @@ def run_on_cluster(
     summary = summary if summary is not None else Summary()
     report = on_result or (lambda r: None)
     start = time.perf_counter()
-    shares = [jobs[i : i + SHARE_SIZE] for i in range(0, len(jobs), SHARE_SIZE)]
+    shares = _shares(jobs)
     futures = [client.submit(colorize_share, share, spec, options, pure=False) for share in shares]
     share_of = dict(zip(futures, shares, strict=True))
     try:

@@ -21,6 +21,7 @@ from bwcolor import batch
 from bwcolor.batch import FileResult, Options, Summary
 from bwcolor.decode import DEFAULT_MAX_PIXELS
 from bwcolor.shipped import DEFAULT_MODEL
+from bwcolor.temporal import CARRY
 
 
 def colorize_paths(
@@ -37,6 +38,7 @@ def colorize_paths(
     precision: str = "auto",
     render_size: int | None = None,
     saturation: float = 1.0,
+    temporal_smoothing: float = CARRY,
     quality: int = 95,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     provenance: bool = True,
@@ -44,16 +46,24 @@ def colorize_paths(
     scheduler: str | None = None,
     on_start: Callable[[int, Summary], None] | None = None,
     on_result: Callable[[FileResult], None] | None = None,
+    on_video: Callable[[str, int], None] | None = None,
+    on_frames: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Summary:
-    """Colorize every image that ``inputs`` (files, folders, glob patterns) name into ``output``.
+    """Colorize every image and video that ``inputs`` (files, folders, glob patterns) name into
+    ``output``.
 
     Raises :class:`~bwcolor.errors.UsageError` or :class:`~bwcolor.errors.ModelError` before
     anything is written (an unknown model or format, an output that would overwrite an input).
     ``on_start(n, summary)`` is called once the files are planned, with the number to colorize
     and the summary so far (skips, planning failures, partial files of killed runs removed);
-    ``on_result`` once per file (planning failures and skips first). Setting ``stop`` ends the
-    run after the batch in progress. ``batch_size`` and ``workers`` default by device (1 and 2 on
+    ``on_result`` once per file (planning failures and skips first); ``on_video(source, frames)``
+    as each video starts (with the frame count its container announces, 0 if none) and
+    ``on_frames(n)`` as its frames are written. Photos go first, then videos, one at a time
+    (:func:`bwcolor.video.run_video_jobs`); ``temporal_smoothing`` is how much of a frame's colour
+    follows the motion into the next (0: each frame alone; :mod:`bwcolor.temporal`). Setting
+    ``stop`` ends the run after the batch of photos in progress, or abandons the video in progress
+    (nothing of it is written). ``batch_size`` and ``workers`` default by device (1 and 2 on
     a CPU, 8 and up to 8 beside a GPU); ``scheduler``, a Dask scheduler's address, spreads the
     files over a cluster.
     """
@@ -62,7 +72,9 @@ def colorize_paths(
     from bwcolor.device import resolve_device, resolve_precision
     from bwcolor.errors import UsageError
     from bwcolor.formats import normalise_format
+    from bwcolor.formats import is_video_path
     from bwcolor.inputs import expand_inputs
+    from bwcolor.video import run_video_jobs
 
     report = on_result or (lambda r: None)
     output = Path(output)
@@ -71,15 +83,17 @@ def colorize_paths(
             fmt = normalise_format(fmt)
         except ValueError as exc:
             raise UsageError(f"--format: {exc}") from None
+    if not 0.0 <= temporal_smoothing < 1.0:
+        raise UsageError(f"--temporal-smoothing must be at least 0 and below 1, not {temporal_smoothing:g}")
     dev = resolve_device(device)
     resolve_precision(precision, dev)  # a wrong precision fails before any file is planned
     # an unknown model fails before any file is read; a shipped one's name wins over a folder
     model_ref = model if model in UNTRAINED else str(resolve_model_path(model).resolve())
     options = Options(
         output, fmt, overwrite, batch_size or batch.default_batch_size(dev), workers, quality, max_pixels,
-        render_size, saturation, provenance, label_of(model_ref),
+        render_size, saturation, temporal_smoothing, provenance, label_of(model_ref),
     )  # fmt: skip
-    sources, problems = expand_inputs([str(i) for i in inputs], recursive=recursive, exclude=output)
+    sources, problems = expand_inputs([str(i) for i in inputs], recursive=recursive, exclude=output, videos=True)
     jobs, settled = batch.plan(sources, options)
     net = client = None
     if scheduler is not None and jobs:
@@ -105,7 +119,12 @@ def colorize_paths(
                 spec = ModelSpec(model_ref, device, backbone_weights, precision)
                 run_on_cluster(client, jobs, spec, options, report, summary, stop)
         elif jobs:
-            batch.run_jobs(jobs, net, options, report, summary, stop)
+            images = [job for job in jobs if not is_video_path(job.source)]
+            videos = [job for job in jobs if is_video_path(job.source)]
+            if images:
+                batch.run_jobs(images, net, options, report, summary, stop)
+            if videos and not (stop is not None and stop.is_set()):
+                run_video_jobs(videos, net, options, report, summary, stop, on_video, on_frames)
     except KeyboardInterrupt:
         summary.interrupted = True
     summary.interrupted = summary.interrupted or (stop is not None and stop.is_set())

@@ -15,10 +15,16 @@ FORMATS = {
     "bmp": (".bmp", False, False),
 }
 FORMAT_ALIASES = {"jpeg": "jpg", "tiff": "tif"}
+#: File extensions treated as videos by ``bwcolor colorize`` (see :mod:`bwcolor.video`).
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 
 
 def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_video_path(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
 def normalise_format(name: str) -> str:
@@ -34,7 +40,8 @@ def format_of(path: Path) -> str:
 
 
 def output_path(source: Path, fmt: str | None) -> Path:
-    """The output name for ``source``: the same name, with the extension changed for a new format."""
-    if fmt is None or format_of(source) == normalise_format(fmt):
+    """The output name for ``source``: the same name, with the extension changed for a new image
+    format (a video keeps its container)."""
+    if fmt is None or is_video_path(source) or format_of(source) == normalise_format(fmt):
         return source
     return source.with_suffix(FORMATS[normalise_format(fmt)][0])

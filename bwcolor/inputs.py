@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bwcolor.formats import IMAGE_EXTENSIONS, is_image_path
+from bwcolor.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_image_path, is_video_path
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,8 @@ class InputProblem:
     message: str
 
 
-def _walk(folder: Path, exclude: Path | None) -> list[Path]:
-    """Image files under ``folder``, recursively, sorted.
+def _walk(folder: Path, exclude: Path | None, wanted) -> list[Path]:
+    """The files under ``folder`` whose names are ``wanted``, recursively, sorted.
 
     Symlinked folders are followed, each real folder once: a symlink loop ends there.
     """
@@ -48,7 +48,7 @@ def _walk(folder: Path, exclude: Path | None) -> list[Path]:
                 visited.add(real)
                 keep.append(d)
         dirs[:] = keep
-        found.extend(root_path / f for f in sorted(files) if is_image_path(Path(f)))
+        found.extend(root_path / f for f in sorted(files) if wanted(Path(f)))
     return found
 
 
@@ -77,12 +77,20 @@ def _glob_base(pattern: str) -> Path:
 
 
 def expand_inputs(
-    inputs: list[str], recursive: bool = True, exclude: Path | None = None
+    inputs: list[str], recursive: bool = True, exclude: Path | None = None, videos: bool = False
 ) -> tuple[list[Source], list[InputProblem]]:
-    """Expand inputs into unique image sources, and the inputs that gave none (with the cause).
+    """Expand inputs into unique image sources (and video sources, if ``videos``), and the inputs
+    that gave none (with the cause).
 
     ``exclude`` (the output folder) is never searched, so outputs are not taken as inputs.
     """
+    extensions = IMAGE_EXTENSIONS + (VIDEO_EXTENSIONS if videos else ())
+    kinds = "images or videos" if videos else "images"
+    kind = "an image or video" if videos else "an image"
+
+    def wanted(path: Path) -> bool:
+        return is_image_path(path) or (videos and is_video_path(path))
+
     exclude = _resolved(exclude) if exclude is not None else None
     sources: list[Source] = []
     problems: list[InputProblem] = []
@@ -96,13 +104,13 @@ def expand_inputs(
 
     def add_folder(folder: Path, base: Path, label: str) -> int:
         if recursive:
-            files = _walk(folder, exclude)
+            files = _walk(folder, exclude, wanted)
         else:
-            files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+            files = sorted(p for p in folder.iterdir() if p.is_file() and wanted(p))
         for f in files:
             add(f, base)
         if not files:
-            problems.append(InputProblem(label, f"no images found ({', '.join(IMAGE_EXTENSIONS)})"))
+            problems.append(InputProblem(label, f"no {kinds} found ({', '.join(extensions)})"))
         return len(files)
 
     for raw in inputs:
@@ -112,17 +120,15 @@ def expand_inputs(
         elif path.is_file() or path.is_symlink():
             if not path.exists():
                 problems.append(InputProblem(raw, "broken symbolic link"))
-            elif is_image_path(path):
+            elif wanted(path):
                 add(path, path.parent)
             else:
-                problems.append(
-                    InputProblem(raw, f"not an image file name (extensions: {', '.join(IMAGE_EXTENSIONS)})")
-                )
+                problems.append(InputProblem(raw, f"not {kind} file name (extensions: {', '.join(extensions)})"))
         elif glob.has_magic(raw):
             base = _glob_base(raw)
             matches = sorted(glob.glob(raw, recursive=True))
             matches = [m for m in matches if not _inside(Path(m), exclude)]  # a rerun's own outputs
-            images = [Path(m) for m in matches if Path(m).is_file() and is_image_path(Path(m))]
+            images = [Path(m) for m in matches if Path(m).is_file() and wanted(Path(m))]
             for m in images:
                 add(m, base)
             folders = [Path(m) for m in matches if Path(m).is_dir()]
@@ -130,7 +136,7 @@ def expand_inputs(
             if not matches:
                 problems.append(InputProblem(raw, "no files match this pattern"))
             elif not found and not folders:
-                problems.append(InputProblem(raw, "no images match this pattern"))
+                problems.append(InputProblem(raw, f"no {kinds} match this pattern"))
         else:
             problems.append(InputProblem(raw, "no such file or directory"))
     return sources, problems

@@ -1,0 +1,477 @@
+"""Colorizing films: frames streamed through the network, colour carried along the motion.
+
+>>> from bwcolor import colorize_video, load_model
+>>> result = colorize_video(load_model("effnet_unet"), "film.mp4", "film_colour.mp4")
+
+A video is decoded, colorized and encoded frame by frame in three threads (reading, the network
+with :class:`~bwcolor.temporal.Stabiliser`, writing), so memory stays bounded whatever its length
+or size. The output keeps the input's container, frame size, frame count and timestamps (a
+variable frame rate stays as the container says), copies its audio streams unchanged and its
+container metadata, and names bwcolor and the model in the ``comment`` tag. It is written to a
+temporary file beside the output and renamed when whole: a killed or stopped run leaves no
+partial video.
+
+FFmpeg comes inside the PyAV wheel (``av``): no system FFmpeg is used. Video is H.264 (x264,
+CRF 18) in every container but WebM, which gets VP9.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from bwcolor import colorize as core
+from bwcolor.atomic import atomic_path
+from bwcolor.errors import ImageError
+from bwcolor.pixels import Picture
+from bwcolor.temporal import CARRY, Stabiliser
+
+#: Container of each video extension, as FFmpeg names its muxer.
+CONTAINERS = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".avi": "avi",
+}
+#: Video encoder and its options, per container.
+X264 = ("libx264", {"crf": "18", "preset": "fast"})
+VP9 = ("libvpx-vp9", {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"})
+ENCODERS = {"webm": VP9}
+#: The container tag that names bwcolor and the model (read back by :func:`made_by`).
+PROVENANCE_TAG = "comment"
+#: Frames waiting between the threads: at most this many, and at most QUEUE_BYTES of decoded
+#: pictures in each queue (2 frames of a 4K film): memory stays bounded, whatever the video.
+QUEUE_FRAMES = 8
+QUEUE_BYTES = 64 * 2**20
+#: A film whose decodable frames end before this share of the length its container announces is
+#: taken as truncated or damaged.
+TRUNCATED = 0.9
+
+
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+    frames: int  # as the container says (0: unknown)
+    fps: float  # average frame rate
+    duration: float  # seconds (0: unknown)
+    audio_streams: int
+
+
+@dataclass
+class VideoResult:
+    frames: int = 0
+    cuts: int = 0  # scene cuts found (the first frame not counted)
+    seconds: float = 0.0
+    had_colour: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class Stopped(Exception):
+    """The run was asked to stop: the video was abandoned and nothing written."""
+
+
+def _av():
+    import av
+
+    av.logging.set_level(av.logging.PANIC)  # FFmpeg's own messages: errors come as exceptions
+    return av
+
+
+def _open_input(path: Path):
+    av = _av()
+    try:
+        container = av.open(str(path), "r")
+    except EOFError:
+        raise ImageError("not a readable video: it ends before its first frame (empty, or cut short)") from None
+    except av.FFmpegError as exc:
+        raise ImageError(f"not a readable video ({_cause(exc)})") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read the file: {exc.strerror or exc}") from None
+    if not container.streams.video:
+        container.close()
+        raise ImageError("no video stream in this file")
+    if container.streams.video[0].codec_context is None:  # a codec this FFmpeg does not know
+        container.close()
+        raise ImageError("the video's codec is unknown to the FFmpeg inside bwcolor (PyAV): cannot decode it")
+    return container
+
+
+def _cause(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc).split(": '", 1)[0]
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """What the container says of its first video stream; :class:`ImageError` if unreadable."""
+    with _open_input(Path(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or 0
+        duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+        if not duration and container.duration:
+            duration = container.duration / 1_000_000
+        frames = stream.frames or (round(duration * float(rate)) if rate else 0)
+        return VideoInfo(
+            stream.codec_context.width, stream.codec_context.height, int(frames), float(rate),
+            duration, len(container.streams.audio),
+        )  # fmt: skip
+
+
+def made_by(path: Path) -> str | None:
+    """The model that an existing bwcolor video names in its provenance tag, or None."""
+    try:
+        with _av().open(str(path), "r") as container:
+            text = container.metadata.get(PROVENANCE_TAG, "")
+    except Exception:  # noqa: BLE001 - an unreadable output: nothing to compare
+        return None
+    if not text.startswith("bwcolor ") or ", model " not in text:
+        return None
+    return text.split(", model ", 1)[1]
+
+
+@dataclass
+class _Frame:
+    index: int
+    pts: int
+    picture: Picture
+    lum_small: np.ndarray  # L at the network's resolution, for the motion estimate
+    net_input: np.ndarray
+
+
+def colorize_video(
+    model: nn.Module,
+    src: str | Path,
+    dst: str | Path,
+    *,
+    saturation: float = 1.0,
+    render_size: int | None = None,
+    carry: float = CARRY,
+    provenance: str | None = "",
+    batch_size: int = 1,
+    on_frames: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> VideoResult:
+    """Colorize the video ``src`` into ``dst`` (a container of the same kind, by extension).
+
+    ``carry``: how much colour follows the motion from frame to frame (0: every frame
+    colorized alone; see :mod:`bwcolor.temporal`). ``provenance``: the text of the ``comment``
+    tag (``""``: bwcolor and the model's name; None: no tag). ``on_frames(n)`` is called as
+    frames are written; setting ``stop`` abandons the video (:class:`Stopped`, nothing written).
+    Raises :class:`ImageError` for a video that cannot be read or written.
+    """
+    import time
+
+    src, dst = Path(src), Path(dst)
+    if dst.suffix.lower() not in CONTAINERS:
+        raise ImageError(f"{dst}: not a video file name ({', '.join(CONTAINERS)})")
+    if provenance == "":
+        from bwcolor.batch import model_label
+        from bwcolor.metadata import Metadata
+
+        provenance = Metadata().with_provenance(model_label(model)).provenance
+    start = time.perf_counter()
+    result = VideoResult()
+    with _open_input(src) as container, atomic_path(dst) as tmp:
+        _Run(model, container, tmp, CONTAINERS[dst.suffix.lower()], result, saturation,
+             render_size, carry, provenance, batch_size, on_frames, stop).run()  # fmt: skip
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+class _Run:
+    """One video through the three threads: read -> network and stabiliser -> write."""
+
+    def __init__(self, model, container, tmp, fmt, result, saturation, render_size, carry,
+                 provenance, batch_size, on_frames, stop):  # fmt: skip
+        self.model, self.container, self.tmp, self.fmt, self.result = model, container, tmp, fmt, result
+        self.saturation, self.carry, self.provenance = saturation, carry, provenance
+        self.render_size = core.render_size_of(model, render_size)
+        self.norm = core.normalisation_of(model)
+        self.batch_size = max(1, batch_size)
+        self.on_frames = on_frames or (lambda n: None)
+        self.stop = stop or threading.Event()
+        self.failed = threading.Event()  # any thread's error stops the others
+        ctx = container.streams.video[0].codec_context
+        depth = max(2, min(QUEUE_FRAMES, QUEUE_BYTES // max(1, 3 * ctx.width * ctx.height)))
+        self.to_model: queue.Queue = queue.Queue(depth)
+        self.to_writer: queue.Queue = queue.Queue(depth)
+
+    def run(self) -> None:
+        video = self.container.streams.video[0]
+        video.thread_type = "AUTO"
+        audio = list(self.container.streams.audio)
+        errors: list[BaseException] = []
+        reader = threading.Thread(target=self._guard, args=(self._read, errors, video, audio), daemon=True)
+        writer = threading.Thread(target=self._guard, args=(self._write, errors, video, audio), daemon=True)
+        reader.start()
+        writer.start()
+        try:
+            self._guard(self._infer, errors)
+        except BaseException:  # Ctrl-C in the main thread: the other two stop too
+            self.failed.set()
+            raise
+        finally:
+            writer.join()
+            self.failed.set()  # the reader, if still going, has nobody to read for
+            _drain(self.to_model)
+            reader.join()
+        if errors:
+            raise errors[0]
+        if self.stop.is_set():
+            raise Stopped()
+        if not self.result.frames:
+            raise ImageError("the video has no frames")
+
+    def _guard(self, work, errors: list[BaseException], *args) -> None:
+        try:
+            work(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+            errors.append(exc)
+            self.failed.set()
+
+    def _put(self, q: queue.Queue, item) -> bool:
+        """Put ``item`` unless the run failed or was stopped meanwhile; False then."""
+        while not (self.failed.is_set() or self.stop.is_set()):
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _get(self, q: queue.Queue):
+        """The next item, or None once the run failed or was stopped and nothing is waiting."""
+        while True:
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                if self.failed.is_set() or self.stop.is_set():
+                    return None
+
+    # -- reading ------------------------------------------------------------------------------
+    def _read(self, video, audio) -> None:
+        av = _av()
+        index, first_pts, last_pts = 0, None, None
+        step = _frame_step(video)
+        try:
+            for packet in self.container.demux(video, *audio):
+                if packet.stream.type == "audio":
+                    if packet.dts is not None and not self._put(self.to_model, packet):
+                        return
+                    continue
+                for frame in packet.decode():
+                    pts = frame.pts if frame.pts is not None else (last_pts + step if last_pts is not None else 0)
+                    if last_pts is not None and pts <= last_pts:
+                        pts = last_pts + 1  # an encoder wants strictly increasing timestamps
+                    last_pts = pts
+                    first_pts = pts if first_pts is None else first_pts
+                    if not self._put(self.to_model, self._prepare(index, pts, frame)):
+                        return
+                    index += 1
+        except av.FFmpegError as exc:
+            where = f" at frame {index}" if index else ""
+            raise ImageError(f"the video cannot be decoded{where} (truncated or damaged: {_cause(exc)})") from None
+        if index and last_pts is not None:
+            length = (last_pts + step - first_pts) * float(video.time_base or 0)
+            _check_length(video, self.container, length, index)
+        self._put(self.to_model, None)
+
+    def _prepare(self, index: int, pts: int, frame) -> _Frame:
+        picture = Picture(frame.to_ndarray(format="rgb24"))
+        lum = core.luminance(picture)
+        if index == 0:
+            self.result.had_colour = lum.had_colour
+        from bwcolor import lab
+
+        h, w = lab.render_shape(*lum.lum.shape, self.render_size)
+        small = lab.resize(lum.lum, h, w)
+        return _Frame(index, pts, picture, small, self.norm.encode_l(small))
+
+    # -- the network and the stabiliser --------------------------------------------------------
+    def _infer(self) -> None:
+        stabiliser = Stabiliser(self.carry) if self.carry > 0 else None
+        pending: list[_Frame] = []
+        while True:
+            item = self._get(self.to_model)
+            if item is None or self.stop.is_set():
+                break
+            if not isinstance(item, _Frame):  # an audio packet: keep it in step with the frames
+                self._flush(pending, stabiliser)
+                if not self._put(self.to_writer, item):
+                    return
+                continue
+            pending.append(item)
+            if len(pending) >= self.batch_size:
+                self._flush(pending, stabiliser)
+        if not self.stop.is_set():
+            self._flush(pending, stabiliser)
+        self._put(self.to_writer, None)
+
+    def _flush(self, pending: list[_Frame], stabiliser: Stabiliser | None) -> None:
+        if not pending:
+            return
+        predicted = core.predict_ab(self.model, np.stack([f.net_input for f in pending]))
+        for frame, ab in zip(pending, predicted, strict=True):
+            if not np.isfinite(ab).all():
+                raise ImageError("the model predicted NaN or infinite colours (damaged weights?): not written")
+            if stabiliser is not None:
+                step = stabiliser.step(frame.lum_small, ab)
+                ab = step.ab
+                self.result.cuts += step.cut and frame.index > 0
+            if not self._put(self.to_writer, (frame, ab)):
+                break
+        pending.clear()
+
+    # -- writing ------------------------------------------------------------------------------
+    def _write(self, video, audio) -> None:
+        av = _av()
+        try:
+            out = av.open(self.tmp, "w", format=self.fmt)
+        except (av.FFmpegError, OSError) as exc:
+            raise ImageError(f"cannot write the video: {_cause(exc)}") from None
+        with out:
+            out.metadata.update(_own_tags(self.container.metadata))
+            if self.provenance:
+                out.metadata[PROVENANCE_TAG] = self.provenance
+            encoder = self._add_video_stream(out, video)
+            copies = {a.index: out.add_stream_from_template(a) for a in audio}
+            while True:
+                item = self._get(self.to_writer)
+                if item is None:
+                    break
+                if not isinstance(item, tuple):
+                    item.stream = copies[item.stream.index]
+                    out.mux(item)
+                    continue
+                frame, ab = item
+                rgb = core.colorized_pixels(frame.picture, ab, self.saturation)
+                picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                picture.pts, picture.time_base = frame.pts, video.time_base
+                out.mux(encoder.encode(picture))
+                self.result.frames += 1
+                self.on_frames(1)
+            if self.failed.is_set() or self.stop.is_set():
+                return  # the temporary file goes: atomic_path removes it
+            out.mux(encoder.encode(None))
+
+    def _add_video_stream(self, out, video):
+        codec, options = ENCODERS.get(self.fmt, X264)
+        ctx = video.codec_context
+        rate = video.average_rate or video.guessed_rate or Fraction(25)
+        stream = out.add_stream(codec, rate=rate, options=dict(options))
+        stream.width, stream.height = ctx.width, ctx.height
+        # 4:2:0 halves the colour's resolution and needs even sides; an odd-sized film keeps
+        # its size with full-resolution colour instead
+        stream.pix_fmt = "yuv420p" if ctx.width % 2 == 0 and ctx.height % 2 == 0 else "yuv444p"
+        stream.time_base = video.time_base
+        stream.codec_context.time_base = video.time_base
+        stream.metadata.update(_own_tags(video.metadata))
+        return stream
+
+
+#: Tags that describe the input's encoding, not the film: the muxer writes its own.
+TECHNICAL_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
+
+
+def _own_tags(tags: dict) -> dict:
+    return {k: v for k, v in tags.items() if k.lower() not in TECHNICAL_TAGS}
+
+
+def _check_length(video, container, decoded_seconds: float, frames: int) -> None:
+    """:class:`ImageError` if the frames decoded end well before the announced length."""
+    announced = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
+    if not announced and container.duration:
+        announced = container.duration / 1_000_000
+    if video.frames and frames < TRUNCATED * video.frames:
+        raise ImageError(f"truncated or damaged: {frames} of the {video.frames} frames it announces could be decoded")
+    if announced and decoded_seconds < TRUNCATED * announced:
+        raise ImageError(
+            f"truncated or damaged: its frames end at {decoded_seconds:.1f} s of the {announced:.1f} s it announces"
+        )
+
+
+def _frame_step(video) -> int:
+    """One frame's duration in the stream's time base (for frames without a timestamp)."""
+    rate = video.average_rate or video.guessed_rate
+    if not rate or not video.time_base:
+        return 1
+    return max(1, round(1 / (float(rate) * float(video.time_base))))
+
+
+def _drain(q: queue.Queue) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
+
+
+def run_video_jobs(
+    jobs: list,
+    model: nn.Module,
+    options,
+    on_result: Callable | None = None,
+    summary=None,
+    stop: threading.Event | None = None,
+    on_video: Callable[[str, int], None] | None = None,
+    on_frames: Callable[[int], None] | None = None,
+):
+    """Colorize video ``jobs`` (:class:`bwcolor.batch.Job`) one after another, as
+    :func:`bwcolor.batch.run_jobs` does photos: one :class:`~bwcolor.batch.FileResult` each to
+    ``on_result``; ``on_video(source, frames the container announces)`` before each video and
+    ``on_frames(n)`` as its frames are written. Setting ``stop`` abandons the video in progress
+    (nothing of it is written) and starts no other."""
+    import time
+
+    from bwcolor.batch import FileResult, Summary
+
+    summary = summary if summary is not None else Summary()
+    report = on_result or (lambda r: None)
+    provenance = "" if options.provenance else None
+    for job in jobs:
+        if stop is not None and stop.is_set():
+            break
+        start = time.perf_counter()
+        try:
+            if on_video is not None:
+                on_video(str(job.source), _announced_frames(job.source))
+            done = colorize_video(
+                model, job.source, job.output, saturation=options.saturation,
+                render_size=options.render_size, carry=options.temporal_smoothing, provenance=provenance,
+                batch_size=options.batch_size, on_frames=on_frames, stop=stop,
+            )  # fmt: skip
+        except Stopped:
+            break
+        except ImageError as exc:
+            result = FileResult(str(job.source), "failed", str(job.output), str(exc))
+        except OSError as exc:
+            result = FileResult(str(job.source), "failed", str(job.output), f"cannot write: {exc.strerror or exc}")
+        else:
+            result = FileResult(str(job.source), "done", str(job.output), had_colour=done.had_colour,
+                                notes=done.notes, frames=done.frames)  # fmt: skip
+        finally:
+            elapsed = time.perf_counter() - start
+            summary.seconds += elapsed
+            summary.video_seconds += elapsed
+        summary.add(result)
+        report(result)
+    return summary
+
+
+def _announced_frames(path: Path) -> int:
+    try:
+        return probe(path).frames
+    except ImageError:
+        return 0  # the run itself reports why
