@@ -326,8 +326,11 @@ def colorize(
         if stop.is_set():  # a second Ctrl-C: stop now (written files are complete all the same)
             raise KeyboardInterrupt
         stop.set()
-        say(err, "bwcolor: stopping after the current batch of photos, abandoning a video in progress "
-            "(Ctrl-C again to stop at once)")
+        say(
+            err,
+            "bwcolor: stopping after the current batch of photos, abandoning a video in progress "
+            "(Ctrl-C again to stop at once)",
+        )
 
     try:
         with _signal_handler(signal.SIGINT, on_sigint):
@@ -376,7 +379,9 @@ def _print_summary(summary, output: Path, interrupted: bool) -> None:
         if summary.done > summary.videos:
             rates.append(f"{summary.images_per_second:.2f} images/s")
         if summary.videos:
-            rates.append(f"{summary.videos} video(s), {summary.frames} frames, {summary.frames_per_second:.1f} frames/s")
+            rates.append(
+                f"{summary.videos} video(s), {summary.frames} frames, {summary.frames_per_second:.1f} frames/s"
+            )
         line += f" in {summary.seconds:.1f} s ({'; '.join(rates)})"
     say(err, line + f". Output: {output}")
     if summary.colour_inputs:

@@ -49,7 +49,6 @@ def _worker_model(spec: ModelSpec):
 def colorize_share(jobs: list[Job], spec: ModelSpec, options: Options) -> list[FileResult]:
     """Runs on a worker: colorize ``jobs`` and return one result per file."""
     from bwcolor.atomic import remove_stale_temporaries
-
     from bwcolor.formats import is_video_path
     from bwcolor.video import run_video_jobs
 

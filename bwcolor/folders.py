@@ -71,8 +71,7 @@ def colorize_paths(
     from bwcolor.checkpoint import UNTRAINED, label_of, load_model, resolve_model_path
     from bwcolor.device import resolve_device, resolve_precision
     from bwcolor.errors import UsageError
-    from bwcolor.formats import normalise_format
-    from bwcolor.formats import is_video_path
+    from bwcolor.formats import is_video_path, normalise_format
     from bwcolor.inputs import expand_inputs
     from bwcolor.video import run_video_jobs
 
@@ -93,7 +92,9 @@ def colorize_paths(
         output, fmt, overwrite, batch_size or batch.default_batch_size(dev), workers, quality, max_pixels,
         render_size, saturation, temporal_smoothing, provenance, label_of(model_ref),
     )  # fmt: skip
-    sources, problems = expand_inputs([str(i) for i in inputs], recursive=recursive, exclude=output, videos=True)
+    sources, problems = expand_inputs(
+        [str(i) for i in inputs], recursive=recursive, exclude=output, videos=True
+    )
     jobs, settled = batch.plan(sources, options)
     net = client = None
     if scheduler is not None and jobs:

@@ -123,7 +123,9 @@ def expand_inputs(
             elif wanted(path):
                 add(path, path.parent)
             else:
-                problems.append(InputProblem(raw, f"not {kind} file name (extensions: {', '.join(extensions)})"))
+                problems.append(
+                    InputProblem(raw, f"not {kind} file name (extensions: {', '.join(extensions)})")
+                )
         elif glob.has_magic(raw):
             base = _glob_base(raw)
             matches = sorted(glob.glob(raw, recursive=True))

@@ -69,7 +69,9 @@ def zoom(photo: np.ndarray, size: tuple[int, int], frames: int, rate: float = 1.
     return clip
 
 
-def write_clip(path: Path, frames: list[np.ndarray], fps: int = 24, tone: bool = False, crf: int = 12) -> Path:
+def write_clip(
+    path: Path, frames: list[np.ndarray], fps: int = 24, tone: bool = False, crf: int = 12
+) -> Path:
     """Encode RGB ``frames`` as H.264 (or VP9 for .webm) at ``fps``; ``tone``: a 440 Hz AAC (Opus
     in WebM) sound track as long as the clip."""
     import av

@@ -128,7 +128,9 @@ class Stabiliser:
         return Step(ab, False, float(weight.mean()))
 
 
-def flicker(ab: np.ndarray, previous_ab: np.ndarray, flow: np.ndarray, valid: np.ndarray | None = None) -> float:
+def flicker(
+    ab: np.ndarray, previous_ab: np.ndarray, flow: np.ndarray, valid: np.ndarray | None = None
+) -> float:
     """Mean ab change (Lab units) between a frame's colour and the previous frame's colour warped
     to it by ``flow`` (:func:`flow_between`'s convention), over the pixels that stay in view
     (and are ``valid``, e.g. not occluded). 0 for colours that follow the motion exactly."""

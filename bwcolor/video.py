@@ -96,7 +96,9 @@ def _open_input(path: Path):
     try:
         container = av.open(str(path), "r")
     except EOFError:
-        raise ImageError("not a readable video: it ends before its first frame (empty, or cut short)") from None
+        raise ImageError(
+            "not a readable video: it ends before its first frame (empty, or cut short)"
+        ) from None
     except av.FFmpegError as exc:
         raise ImageError(f"not a readable video ({_cause(exc)})") from None
     except OSError as exc:
@@ -272,7 +274,11 @@ class _Run:
                         return
                     continue
                 for frame in packet.decode():
-                    pts = frame.pts if frame.pts is not None else (last_pts + step if last_pts is not None else 0)
+                    pts = (
+                        frame.pts
+                        if frame.pts is not None
+                        else (last_pts + step if last_pts is not None else 0)
+                    )
                     if last_pts is not None and pts <= last_pts:
                         pts = last_pts + 1  # an encoder wants strictly increasing timestamps
                     last_pts = pts
@@ -282,7 +288,9 @@ class _Run:
                     index += 1
         except av.FFmpegError as exc:
             where = f" at frame {index}" if index else ""
-            raise ImageError(f"the video cannot be decoded{where} (truncated or damaged: {_cause(exc)})") from None
+            raise ImageError(
+                f"the video cannot be decoded{where} (truncated or damaged: {_cause(exc)})"
+            ) from None
         if index and last_pts is not None:
             length = (last_pts + step - first_pts) * float(video.time_base or 0)
             _check_length(video, self.container, length, index)
@@ -325,7 +333,9 @@ class _Run:
         predicted = core.predict_ab(self.model, np.stack([f.net_input for f in pending]))
         for frame, ab in zip(pending, predicted, strict=True):
             if not np.isfinite(ab).all():
-                raise ImageError("the model predicted NaN or infinite colours (damaged weights?): not written")
+                raise ImageError(
+                    "the model predicted NaN or infinite colours (damaged weights?): not written"
+                )
             if stabiliser is not None:
                 step = stabiliser.step(frame.lum_small, ab)
                 ab = step.ab
@@ -395,7 +405,9 @@ def _check_length(video, container, decoded_seconds: float, frames: int) -> None
     if not announced and container.duration:
         announced = container.duration / 1_000_000
     if video.frames and frames < TRUNCATED * video.frames:
-        raise ImageError(f"truncated or damaged: {frames} of the {video.frames} frames it announces could be decoded")
+        raise ImageError(
+            f"truncated or damaged: {frames} of the {video.frames} frames it announces could be decoded"
+        )
     if announced and decoded_seconds < TRUNCATED * announced:
         raise ImageError(
             f"truncated or damaged: its frames end at {decoded_seconds:.1f} s of the {announced:.1f} s it announces"
@@ -457,7 +469,9 @@ def run_video_jobs(
         except ImageError as exc:
             result = FileResult(str(job.source), "failed", str(job.output), str(exc))
         except OSError as exc:
-            result = FileResult(str(job.source), "failed", str(job.output), f"cannot write: {exc.strerror or exc}")
+            result = FileResult(
+                str(job.source), "failed", str(job.output), f"cannot write: {exc.strerror or exc}"
+            )
         else:
             result = FileResult(str(job.source), "done", str(job.output), had_colour=done.had_colour,
                                 notes=done.notes, frames=done.frames)  # fmt: skip

@@ -111,7 +111,7 @@ def test_bad_inputs_get_one_line_each_and_the_run_goes_on(tmp_path, cli, baselin
         "text.jpg": "not a supported image",
         "huge.png": "exceeds the limit",
         "locked.png": "permission denied",
-        "nothing": "no images found",
+        "nothing": "no images or videos found",
         "missing.jpg": "no such file",
     }
     assert len(lines) == len(expected), res.stderr

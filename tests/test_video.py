@@ -5,6 +5,7 @@ generated clips whose true motion and colours are known."""
 import json
 from fractions import Fraction
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -13,8 +14,6 @@ from bwcolor import lab
 from bwcolor.synthetic import pan, write_clip, zoom
 from bwcolor.temporal import Stabiliser, flicker
 from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
-
-av = pytest.importorskip("av")
 
 
 def photo(seed: int, h: int = 120, w: int = 200) -> np.ndarray:
@@ -61,7 +60,9 @@ def test_stabilising_halves_flicker_without_losing_accuracy(kind):
     per_frame, steady = mean_flicker(predictions), mean_flicker([s.ab for s in steps])
     assert steady < 0.5 * per_frame, (steady, per_frame)
     error = [np.linalg.norm(p - t[..., 1:], axis=-1).mean() for p, t in zip(predictions, truth, strict=True)]
-    error_steady = [np.linalg.norm(s.ab - t[..., 1:], axis=-1).mean() for s, t in zip(steps, truth, strict=True)]
+    error_steady = [
+        np.linalg.norm(s.ab - t[..., 1:], axis=-1).mean() for s, t in zip(steps, truth, strict=True)
+    ]
     assert np.mean(error_steady) <= np.mean(error) + 0.2
 
 
