@@ -199,7 +199,8 @@ def colorize(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            help="Image files, folders (searched recursively) or glob patterns.", show_default=False
+            help="Photos and videos: files, folders (searched recursively) or glob patterns.",
+            show_default=False,
         ),
     ],
     output: Annotated[

@@ -128,6 +128,20 @@ class Stabiliser:
         return Step(ab, False, float(weight.mean()))
 
 
+def reliable_flow(
+    lum: np.ndarray, previous: np.ndarray, tolerance: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The flow from ``lum`` back to ``previous`` (:func:`flow_between`) and where it can be
+    trusted: (h, w) bool, True where the flow back and the flow forward agree within
+    ``tolerance`` pixels (not occluded, not a flow error). For measuring flicker on films whose
+    true motion is unknown."""
+    dis = new_flow_estimator()
+    back = flow_between(lum, previous, dis)
+    forward = flow_between(previous, lum, dis)
+    forward_at, inside = warp(forward, back)  # where each pixel went, then came back
+    return back, inside & (np.linalg.norm(back + forward_at, axis=-1) < tolerance)
+
+
 def flicker(
     ab: np.ndarray, previous_ab: np.ndarray, flow: np.ndarray, valid: np.ndarray | None = None
 ) -> float:

@@ -82,3 +82,30 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, baseline_ckpt, cluster)
     res = CliRunner().invoke(app, ["colorize", str(src), "-o", str(local), "-m", str(baseline_ckpt), "-q"])
     assert res.exit_code == 0, res.output
     assert tree_hashes(out) == tree_hashes(local)  # every file, whole, as a local run writes it
+
+
+def test_videos_on_a_cluster_are_one_task_each(tmp_path, cli, baseline_ckpt, cluster):
+    import av
+
+    from bwcolor.cluster import SHARE_SIZE, _shares
+    from bwcolor.synthetic import pan, write_clip
+
+    src = tmp_path / "in"
+    for i in range(3):
+        write_clip(src / f"film{i}.mp4", pan(gradient_rgb(60, 120, seed=i), (48, 64), 5 + i).frames, fps=12)
+    for i in range(SHARE_SIZE + 1):
+        write(src / f"p{i:02d}.png", gray_of(gradient_rgb(30, 40, seed=i)))
+    res = cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt, "--json", "-q",
+              "--scheduler", cluster.scheduler_address)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert (summary["done"], summary["videos"], summary["frames"]) == (SHARE_SIZE + 4, 3, 5 + 6 + 7)
+    for i in range(3):
+        with av.open(str(tmp_path / "out" / f"film{i}.mp4")) as c:
+            assert sum(1 for _ in c.decode(video=0)) == 5 + i
+    from bwcolor.batch import Job
+
+    jobs = [Job(p, tmp_path / "o" / p.name) for p in sorted(src.iterdir())]
+    shares = _shares(jobs)
+    assert [len(s) for s in shares] == [SHARE_SIZE, 1, 1, 1, 1]  # photos by 16, then a video a task
+    assert all(s[0].source.suffix == ".mp4" for s in shares[2:])

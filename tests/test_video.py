@@ -74,6 +74,16 @@ def test_the_flicker_metric_is_zero_for_colour_that_follows_the_true_motion():
     assert flicker(truth[2][..., 1:], truth[1][..., 1:], still) > 2.0
 
 
+def test_the_estimated_motion_is_close_to_the_true_one_where_it_is_trusted():
+    from bwcolor.temporal import reliable_flow
+
+    clip = zoom(photo(11, 160, 280), (90, 160), 2, rate=1.03)
+    truth = lab_frames(clip.frames)
+    flow, trusted = reliable_flow(truth[1][..., 0], truth[0][..., 0])
+    assert trusted.mean() > 0.5
+    assert np.linalg.norm(flow - clip.flows[1], axis=-1)[trusted].mean() < 0.5
+
+
 def test_a_scene_cut_carries_no_colour_into_the_next_shot():
     clip = pan(photo(3), (64, 96), 8) + pan(photo(4), (64, 96), 8)
     truth = lab_frames(clip.frames)
