@@ -220,14 +220,13 @@ class _Run:
         reader.start()
         writer.start()
         try:
-            self._guard(self._infer, errors)
-        except BaseException:  # Ctrl-C in the main thread: the other two stop too
-            self.failed.set()
-            raise
-        finally:
+            self._guard(self._infer, errors)  # Ctrl-C here is caught and raised below, as errors
             writer.join()
-            self.failed.set()  # the reader, if still going, has nobody to read for
+        finally:  # also on a Ctrl-C while waiting for the writer: every thread stops
+            self.failed.set()
             _drain(self.to_model)
+            _drain(self.to_writer)
+            writer.join()
             reader.join()
         if errors:
             raise errors[0]
