@@ -162,6 +162,9 @@ def config_problem(model: str, config: dict[str, Any]) -> str | None:
     temperature = config.get("temperature")
     if temperature is not None and not temperature > 0:
         return f"config temperature={temperature!r} is not positive"
+    chroma = config.get("chroma_scale")
+    if chroma is not None and not 0 <= chroma <= 4:
+        return f"config chroma_scale={chroma!r} is not between 0 and 4"
     return None
 
 

@@ -1,9 +1,9 @@
 """Write a classes-head checkpoint's decoding settings, chosen on validation photos.
 
     python scripts/set_decoding.py IN.safetensors OUT.safetensors --temperature T --prior-weight A \\
-        [--prior-from DATA ...] [--note TEXT]
+        [--chroma S] [--prior-from DATA ...] [--note TEXT]
 
-Copies IN with its config's ``temperature`` and ``prior_weight`` set (and ``class_prior`` counted
+Copies IN with its config's ``temperature``, ``prior_weight`` and ``chroma_scale`` set (and ``class_prior`` counted
 on the training folders DATA, as ``bwcolor train`` counts it, if IN has none); the weights are
 unchanged. The header's meta records the change and ``--note`` (e.g. how the setting was chosen).
 """
@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("dst", type=Path)
     ap.add_argument("--temperature", type=float, required=True)
     ap.add_argument("--prior-weight", type=float, required=True)
+    ap.add_argument("--chroma", type=float, default=1.0, help="the decoded colour's scale (saturation)")
     ap.add_argument("--prior-from", nargs="*", default=[])
     ap.add_argument("--prior-sample", type=int, default=3000)
     ap.add_argument("--note", default="")
@@ -42,12 +43,17 @@ def main() -> None:
 
         config["class_prior"] = prior_from(args.prior_from, 0.1, args.prior_sample)
     config["temperature"], config["prior_weight"] = args.temperature, args.prior_weight
+    config["chroma_scale"] = args.chroma
     meta.pop("train_state", None), meta.pop("optimizer", None)  # a model, not a resumable run
-    meta["decoding"] = {"temperature": args.temperature, "prior_weight": args.prior_weight, "note": args.note}
+    meta["decoding"] = {"temperature": args.temperature, "prior_weight": args.prior_weight,
+                        "chroma_scale": args.chroma, "note": args.note}  # fmt: skip
     header["config"], header["meta"] = json.dumps(config), json.dumps(meta)
     write_atomic(args.dst, save(tensors, metadata=header))
     model = load_model(args.dst)  # the result loads, with the settings
-    print(f"{args.dst}: temperature {model.head.temperature}, prior weight {model.head.prior_weight}")
+    head = model.head
+    print(
+        f"{args.dst}: temperature {head.temperature}, prior weight {head.prior_weight}, chroma {head.chroma}"
+    )
 
 
 if __name__ == "__main__":

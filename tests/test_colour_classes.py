@@ -55,6 +55,17 @@ def test_annealed_mean_lies_between_the_mean_and_the_mode():
     assert torch.linalg.norm(mid - centres[i] / SCALE) < torch.linalg.norm(mean - centres[i] / SCALE)
 
 
+def test_the_chroma_scale_scales_the_decoded_colour_and_travels_in_the_checkpoint(tmp_path):
+    from bwcolor import create_model, load_model, save_checkpoint
+
+    logits = torch.randn(2, len(class_centres()), 3, 3)
+    plain = ClassHead(4, temperature=0.38).decode(logits)
+    assert torch.allclose(ClassHead(4, temperature=0.38, chroma=1.5).decode(logits), 1.5 * plain, atol=1e-6)
+    model = create_model("effnet_unet", render_size=64, chroma_scale=1.25)
+    again = load_model(save_checkpoint(model, tmp_path / "m.safetensors"))
+    assert again.head.chroma == 1.25 and again.config.chroma_scale == 1.25
+
+
 def test_decoding_the_soft_encoding_gives_the_colour_back():
     rng = np.random.default_rng(1)
     rgb = rng.random((8, 8, 3), dtype=np.float32)

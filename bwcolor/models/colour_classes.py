@@ -119,6 +119,8 @@ class ClassHead(nn.Module):
     cross-entropy predicts p(colour | image), which leans towards the common, desaturated
     colours; dividing by p(colour)^alpha gives the rare, saturated ones their due at decoding
     time (the effect of Zhang et al.'s class rebalancing, but tunable without retraining).
+    ``chroma`` scales the decoded colour (the model's own saturation, chosen on validation: see
+    ``scripts/set_decoding.py``; ``--saturation`` scales on top of it).
     """
 
     def __init__(
@@ -128,11 +130,13 @@ class ClassHead(nn.Module):
         ab_scale: float = 110.0,
         prior: list[float] | None = None,
         prior_weight: float = 0.0,
+        chroma: float = 1.0,
     ):
         super().__init__()
         self.conv = nn.Conv2d(channels, len(class_cells()), 1)
         self.temperature = temperature
         self.prior_weight = prior_weight
+        self.chroma = chroma
         self.register_buffer("centres", class_centres() / ab_scale, persistent=False)
         self.ab_scale = ab_scale
         log_prior = (
@@ -156,4 +160,7 @@ class ClassHead(nn.Module):
         if self.prior_weight:
             scores = scores - self.prior_weight * self.log_prior[:, None, None]
         p = torch.softmax(scores / self.temperature, dim=1)
-        return torch.einsum("bqhw,qc->bchw", p, self.centres).to(logits.dtype)
+        ab = torch.einsum("bqhw,qc->bchw", p, self.centres)
+        if self.chroma != 1.0:
+            ab = ab * self.chroma
+        return ab.to(logits.dtype)

@@ -98,6 +98,7 @@ class EffNetUNet(nn.Module):
         temperature: float = 0.38
         prior_weight: float = 0.0  # alpha: decode p(colour | image) / p(colour)^alpha (see ClassHead)
         class_prior: list[float] | None = None  # the training colours' class frequencies
+        chroma_scale: float = 1.0  # decoded colour scaled by this (chosen on validation)
         tune_encoder_blocks: int = 0  # fine-tune the encoder's last N blocks (of 16) and its head
 
     def __init__(self, config: Config | None = None):
@@ -120,6 +121,7 @@ class EffNetUNet(nn.Module):
                 self.config.temperature,
                 prior=self.config.class_prior,
                 prior_weight=self.config.prior_weight,
+                chroma=self.config.chroma_scale,
             )
             if classes
             else None
