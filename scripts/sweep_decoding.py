@@ -41,11 +41,20 @@ PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 SATURATIONS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5)
 
 
-def validation_paths(folders: list[str], fraction: float | None, limit: int | None) -> list[Path]:
-    sources, _ = expand_inputs(folders)
-    paths = [s.path for s in sources]
-    if fraction is not None:
-        paths = [p for p in paths if dataset.in_validation(dataset.content_hash(p), fraction)]
+def validation_paths(
+    folders: list[str], fraction: float | None, limit: int | None, per_folder: int | None = None
+) -> list[Path]:
+    """The validation photos of ``folders`` (by hash, if ``fraction``): at most ``per_folder`` of
+    each folder (spread over it), at most ``limit`` in all."""
+    paths = []
+    for folder in folders:
+        sources, _ = expand_inputs([folder])
+        mine = [s.path for s in sources]
+        if fraction is not None:
+            mine = [p for p in mine if dataset.in_validation(dataset.content_hash(p), fraction)]
+        if per_folder and len(mine) > per_folder:
+            mine = [mine[i] for i in np.linspace(0, len(mine) - 1, per_folder).astype(int)]
+        paths += mine
     return paths[:limit] if limit else paths
 
 
@@ -108,6 +117,7 @@ def main() -> None:
     ap.add_argument("--val", nargs="+", required=True)
     ap.add_argument("--val-fraction", type=float, default=None)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--per-folder", type=int, default=None, help="at most this many photos of each --val folder")
     ap.add_argument("--model", action="append", default=[], help="LABEL=checkpoint (or a model name)")
     ap.add_argument("--prior-from", nargs="*", default=[])
     ap.add_argument("--prior-sample", type=int, default=3000)
@@ -120,7 +130,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
 
-    paths = validation_paths(args.val, args.val_fraction, args.limit)
+    paths = validation_paths(args.val, args.val_fraction, args.limit, args.per_folder)
     models = {}
     for spec in args.model:
         label, _, ref = spec.partition("=")
