@@ -28,9 +28,9 @@ import cv2
 import numpy as np
 
 #: The share of the previous frame's colour kept where the motion is reliable.
-CARRY = 0.85
+CARRY = 0.9
 #: Lightness mismatch (L units) at which a pixel's carried colour weighs e^-1 of ``carry``.
-MATCH_SIGMA = 6.0
+MATCH_SIGMA = 10.0
 #: A cut: fewer pixels than this share match the previous frame after motion compensation ...
 CUT_MATCHED = 0.45
 #: ... a pixel matching when its warped lightness is within this many L units.

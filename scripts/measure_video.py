@@ -132,7 +132,8 @@ def score(frames: list[np.ndarray], truth_lab: list[np.ndarray], flows, valids) 
     return {"flicker": float(np.nanmean(flick)), "ciede2000": float(np.mean(de))}
 
 
-def measure(model, name: str, truth: list[np.ndarray], flows, valids, work: Path, fps: int) -> dict:
+def measure(model, name: str, truth: list[np.ndarray], flows, valids, work: Path, fps: int,
+            carry: float = CARRY) -> dict:  # fmt: skip
     truth_lab = [to_lab(f) for f in truth]
     src = write_clip(work / f"{name.replace(', ', '_')}.mp4", gray_frames(truth), fps=fps, crf=12)
     row = {"clip": name, "frames": len(truth), "size": f"{truth[0].shape[1]}x{truth[0].shape[0]}"}
@@ -142,10 +143,10 @@ def measure(model, name: str, truth: list[np.ndarray], flows, valids, work: Path
         if flows[t] is not None
     ]
     row["true flicker"] = float(np.nanmean(truth_flicker))
-    for label, carry in (("per frame", 0.0), ("stabilised", CARRY)):
-        out = work / f"out_{carry}_{src.name}"
+    for label, smoothing in (("per frame", 0.0), ("stabilised", carry)):
+        out = work / f"out_{smoothing}_{src.name}"
         start = time.perf_counter()
-        result = colorize_video(model, src, out, carry=carry)
+        result = colorize_video(model, src, out, carry=smoothing)
         seconds = time.perf_counter() - start
         row[label] = {**score(read_frames(out), truth_lab, flows, valids), "fps": result.frames / seconds,
                       "cuts": result.cuts}  # fmt: skip
@@ -163,21 +164,25 @@ def main() -> None:
     parser.add_argument("--real-frames", type=int, default=720)
     parser.add_argument("--frames", type=int, default=96)
     parser.add_argument("--model", default="effnet_unet")
+    parser.add_argument("--carry", type=float, default=CARRY, help="the temporal smoothing measured")
+    parser.add_argument("--no-generated", action="store_true", help="the real clip only")
     args = parser.parse_args()
     model = load_model(args.model)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name, clip in generated_clips(validation_photos(args.photos, 3), args.frames).items():
-            rows.append(measure(model, name, clip.frames, clip.flows, [None] * len(clip.flows), work, 24))
+        clips = {} if args.no_generated else generated_clips(validation_photos(args.photos, 3), args.frames)
+        for name, clip in clips.items():
+            rows.append(measure(model, name, clip.frames, clip.flows, [None] * len(clip.flows), work, 24,
+                                args.carry))  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
         if args.real is not None:
             w, h = (int(v) for v in args.real_size.split("x"))
             truth = read_frames(args.real, (h, w), args.real_frames)
             flows, valids = real_clip_flows([to_lab(f) for f in truth])
-            rows.append(measure(model, args.real.name, truth, flows, valids, work, 24))
+            rows.append(measure(model, args.real.name, truth, flows, valids, work, 24, args.carry))
             print(json.dumps(rows[-1]), flush=True)
-    args.out.write_text(json.dumps({"model": args.model, "carry": CARRY, "rows": rows}, indent=1))
+    args.out.write_text(json.dumps({"model": args.model, "carry": args.carry, "rows": rows}, indent=1))
     print("| clip | frames | true flicker | flicker per frame | flicker stabilised | CIEDE2000 per frame "
           "| CIEDE2000 stabilised | frames/s per frame | frames/s stabilised |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

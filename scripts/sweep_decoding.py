@@ -117,7 +117,9 @@ def main() -> None:
     ap.add_argument("--val", nargs="+", required=True)
     ap.add_argument("--val-fraction", type=float, default=None)
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--per-folder", type=int, default=None, help="at most this many photos of each --val folder")
+    ap.add_argument(
+        "--per-folder", type=int, default=None, help="at most this many photos of each --val folder"
+    )
     ap.add_argument("--model", action="append", default=[], help="LABEL=checkpoint (or a model name)")
     ap.add_argument("--prior-from", nargs="*", default=[])
     ap.add_argument("--prior-sample", type=int, default=3000)
