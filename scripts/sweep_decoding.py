@@ -194,27 +194,37 @@ def main() -> None:
         plot(rows, args.plot)
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(rows: list[dict], path: Path, marks: dict[str, float] | None = None) -> None:
+    """CIEDE2000 against colourfulness: one curve per model and decoding (temperature, prior
+    weight), through its saturations (``label*S`` rows), each point labelled with S; ``marks``
+    (label -> saturation) rings a shipped setting."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
-    for model in dict.fromkeys(r["model"] for r in rows):
-        mine = [r for r in rows if r["model"] == model]
-        if model == "gray":
-            ax.scatter([r["colourfulness"] for r in mine], [r["ciede2000"] for r in mine], c="gray", marker="s",
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=110)
+    curves: dict[tuple, list[tuple[float, dict]]] = {}
+    for r in rows:
+        if r["model"] == "gray":
+            ax.scatter([r["colourfulness"]], [r["ciede2000"]], c="gray", marker="s", s=50,
                        label="gray (a=b=0)", zorder=3)  # fmt: skip
             continue
-        weights = sorted({tuple(r["setting"][1:]) for r in mine})
-        for w in weights:
-            line = sorted((r for r in mine if tuple(r["setting"][1:]) == w), key=lambda r: r["colourfulness"])
-            name = f"{model}" + (f", prior weight {w[0]:g}" if w else "")
-            ax.plot(
-                [r["colourfulness"] for r in line], [r["ciede2000"] for r in line], marker="o", label=name
-            )
-    ax.set_xlabel("colourfulness (Hasler-Suesstrunk)")
+        label, _, sat = r["model"].partition("*")
+        curves.setdefault((label, tuple(r["setting"])), []).append((float(sat or 1), r))
+    for (label, setting), points in curves.items():
+        points.sort(key=lambda p: p[1]["colourfulness"])
+        xs, ys = [p[1]["colourfulness"] for p in points], [p[1]["ciede2000"] for p in points]
+        knob = f"T {setting[0]:g}" + (
+            f", prior weight {setting[1]:g}" if len(setting) > 1 and setting[1] else ""
+        )
+        (line,) = ax.plot(xs, ys, marker="o", label=f"{label} ({knob}), saturation swept")
+        for (sat, r), x, y in zip(points, xs, ys, strict=True):
+            ax.annotate(f"{sat:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            if marks and marks.get(label) == sat:
+                ax.scatter([x], [y], s=160, facecolors="none", edgecolors=line.get_color(), linewidths=2,
+                           zorder=4)  # fmt: skip
+    ax.set_xlabel("colourfulness (Hasler-Suesstrunk; the photos themselves: about 40)")
     ax.set_ylabel("mean CIEDE2000 to the colour original (lower is better)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -222,5 +232,13 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.savefig(path)
 
 
+def replot() -> None:
+    """``python scripts/sweep_decoding.py --replot SWEEP.json OUT.png [LABEL=S ...]``: the plot of
+    a finished sweep, with each LABEL's shipped saturation S ringed."""
+    source, out, *marks = sys.argv[2:]
+    rows = json.loads(Path(source).read_text())["points"]
+    plot(rows, Path(out), {m.split("=")[0]: float(m.split("=")[1]) for m in marks})
+
+
 if __name__ == "__main__":
-    main()
+    replot() if sys.argv[1:2] == ["--replot"] else main()
