@@ -219,7 +219,7 @@ def plot(rows: list[dict], path: Path, marks: dict[str, float] | None = None) ->
             f", prior weight {setting[1]:g}" if len(setting) > 1 and setting[1] else ""
         )
         (line,) = ax.plot(xs, ys, marker="o", label=f"{label} ({knob}), saturation swept")
-        for (sat, r), x, y in zip(points, xs, ys, strict=True):
+        for (sat, _), x, y in zip(points, xs, ys, strict=True):
             ax.annotate(f"{sat:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
             if marks and marks.get(label) == sat:
                 ax.scatter([x], [y], s=160, facecolors="none", edgecolors=line.get_color(), linewidths=2,
