@@ -27,7 +27,7 @@ def fit(rgb: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    docs = Path(__file__).parent
+    docs = Path(__file__).resolve().parent.parent / "docs"  # this script lives in scripts/
     default, fusion = load_model("effnet_unet"), load_model("fusion")
     rows = []
     for name in SAMPLES:
