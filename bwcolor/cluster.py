@@ -2,7 +2,8 @@
 
 The planned jobs are cut into shares of a few photos, or one video; each share is one Dask task
 that runs the same pipeline as a local run (:func:`bwcolor.batch.run_jobs`: decode, batched
-inference, atomic writes; :func:`bwcolor.video.run_video_jobs` for a video) on a worker, which loads the model once and keeps it for every share it gets. Results
+inference, atomic writes; :func:`bwcolor.video.run_video_jobs` for a video) on a worker, which
+loads the model once and keeps it for every share it gets. Results
 come back per share and are reported as on one machine. If a worker dies, Dask runs its shares
 again elsewhere (outputs are written atomically, so a share done twice is harmless); if the
 whole run stops, rerunning the command skips what is done.
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bwcolor.batch import FileResult, Job, Options, Summary, run_jobs
+from bwcolor.batch import FileResult, Job, Options, Summary
 from bwcolor.errors import UsageError
 
 #: How long to try reaching the scheduler.
@@ -49,16 +50,10 @@ def _worker_model(spec: ModelSpec):
 def colorize_share(jobs: list[Job], spec: ModelSpec, options: Options) -> list[FileResult]:
     """Runs on a worker: colorize ``jobs`` and return one result per file."""
     from bwcolor.atomic import remove_stale_temporaries
-    from bwcolor.formats import is_video_path
-    from bwcolor.video import run_video_jobs
+    from bwcolor.video import run_photos_and_videos
 
     results: list[FileResult] = []
-    videos = [job for job in jobs if is_video_path(job.source)]
-    images = [job for job in jobs if not is_video_path(job.source)]
-    if images:
-        run_jobs(images, _worker_model(spec), options, results.append)
-    if videos:
-        run_video_jobs(videos, _worker_model(spec), options, results.append)
+    run_photos_and_videos(jobs, _worker_model(spec), options, results.append)
     remove_stale_temporaries({job.output.parent for job in jobs})  # a dead worker's, on this host
     return results
 
@@ -66,11 +61,10 @@ def colorize_share(jobs: list[Job], spec: ModelSpec, options: Options) -> list[F
 def _shares(jobs: list[Job]) -> list[list[Job]]:
     """Photos in shares of SHARE_SIZE; each video a share of its own (a worker that dies redoes
     that video alone)."""
-    from bwcolor.formats import is_video_path
+    from bwcolor.video import split_videos
 
-    images = [job for job in jobs if not is_video_path(job.source)]
-    shares = [images[i : i + SHARE_SIZE] for i in range(0, len(images), SHARE_SIZE)]
-    return shares + [[job] for job in jobs if is_video_path(job.source)]
+    photos, videos = split_videos(jobs)
+    return [photos[i : i + SHARE_SIZE] for i in range(0, len(photos), SHARE_SIZE)] + [[v] for v in videos]
 
 
 def connect(address: str):

@@ -60,7 +60,7 @@ def colorize_paths(
     ``on_result`` once per file (planning failures and skips first); ``on_video(source, frames)``
     as each video starts (with the frame count its container announces, 0 if none) and
     ``on_frames(n)`` as its frames are written. Photos go first, then videos, one at a time
-    (:func:`bwcolor.video.run_video_jobs`); ``temporal_smoothing`` is how much of a frame's colour
+    (:func:`bwcolor.video.run_photos_and_videos`); ``temporal_smoothing`` is how much of a frame's colour
     follows the motion into the next (0: each frame alone; :mod:`bwcolor.temporal`). Setting
     ``stop`` ends the run after the batch of photos in progress, or abandons the video in progress
     (nothing of it is written). ``batch_size`` and ``workers`` default by device (1 and 2 on
@@ -71,9 +71,9 @@ def colorize_paths(
     from bwcolor.checkpoint import UNTRAINED, label_of, load_model, resolve_model_path
     from bwcolor.device import resolve_device, resolve_precision
     from bwcolor.errors import UsageError
-    from bwcolor.formats import is_video_path, normalise_format
+    from bwcolor.formats import normalise_format
     from bwcolor.inputs import expand_inputs
-    from bwcolor.video import run_video_jobs
+    from bwcolor.video import run_photos_and_videos
 
     report = on_result or (lambda r: None)
     output = Path(output)
@@ -120,12 +120,7 @@ def colorize_paths(
                 spec = ModelSpec(model_ref, device, backbone_weights, precision)
                 run_on_cluster(client, jobs, spec, options, report, summary, stop)
         elif jobs:
-            images = [job for job in jobs if not is_video_path(job.source)]
-            videos = [job for job in jobs if is_video_path(job.source)]
-            if images:
-                batch.run_jobs(images, net, options, report, summary, stop)
-            if videos and not (stop is not None and stop.is_set()):
-                run_video_jobs(videos, net, options, report, summary, stop, on_video, on_frames)
+            run_photos_and_videos(jobs, net, options, report, summary, stop, on_video, on_frames)
     except KeyboardInterrupt:
         summary.interrupted = True
     summary.interrupted = summary.interrupted or (stop is not None and stop.is_set())

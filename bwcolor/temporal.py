@@ -23,6 +23,7 @@ a frame and the previous frame's colour warped to it) and :func:`warp`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -60,11 +61,19 @@ def warp(values: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     (:func:`flow_between`); and where it was defined: (h, w) bool, False where the flow points
     outside the previous frame (what came into view)."""
     h, w = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid_x, grid_y = _grid(h, w)
     map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
     moved = cv2.remap(values, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
     return moved, inside
+
+
+@lru_cache(maxsize=4)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (x, y) of an h x w frame, made once per frame size (read-only)."""
+    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid_x.flags.writeable = grid_y.flags.writeable = False
+    return grid_x, grid_y
 
 
 def histogram_distance(lum: np.ndarray, previous: np.ndarray, bins: int = 32) -> float:
@@ -117,11 +126,11 @@ class Stabiliser:
             return Step(predicted_ab, True, 0.0)
         prev_lum, prev_ab = self.previous
         flow = flow_between(lum, prev_lum, self.dis)
-        warped_lum, inside = warp(prev_lum, flow)
+        moved, inside = warp(np.dstack([prev_lum, prev_ab]), flow)  # L and ab in one pass
+        warped_lum, warped_ab = moved[..., 0], moved[..., 1:]
         if is_cut(lum, warped_lum, inside, prev_lum):
             self.previous = (lum, predicted_ab)
             return Step(predicted_ab, True, 0.0)
-        warped_ab, _ = warp(prev_ab, flow)
         weight = self.carry * np.exp(-np.square((lum - warped_lum) / self.sigma)) * inside
         ab = weight[..., None] * warped_ab + (1.0 - weight[..., None]) * predicted_ab
         self.previous = (lum, ab)

@@ -28,6 +28,7 @@ import numpy as np
 from torch import nn
 
 from bwcolor import colorize as core
+from bwcolor import lab
 from bwcolor.atomic import atomic_path
 from bwcolor.errors import ImageError
 from bwcolor.pixels import Picture
@@ -121,9 +122,7 @@ def probe(path: str | Path) -> VideoInfo:
     with _open_input(Path(path)) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or 0
-        duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
-        if not duration and container.duration:
-            duration = container.duration / 1_000_000
+        duration = _announced_seconds(stream, container)
         frames = stream.frames or (round(duration * float(rate)) if rate else 0)
         return VideoInfo(
             stream.codec_context.width, stream.codec_context.height, int(frames), float(rate),
@@ -273,15 +272,14 @@ class _Run:
                         return
                     continue
                 for frame in packet.decode():
-                    pts = (
-                        frame.pts
-                        if frame.pts is not None
-                        else (last_pts + step if last_pts is not None else 0)
-                    )
-                    if last_pts is not None and pts <= last_pts:
-                        pts = last_pts + 1  # an encoder wants strictly increasing timestamps
+                    pts = frame.pts
+                    if last_pts is None:
+                        pts = first_pts = pts or 0
+                    elif pts is None:  # no timestamp: one frame after the last
+                        pts = last_pts + step
+                    elif pts <= last_pts:  # an encoder wants strictly increasing timestamps
+                        pts = last_pts + 1
                     last_pts = pts
-                    first_pts = pts if first_pts is None else first_pts
                     if not self._put(self.to_model, self._prepare(index, pts, frame)):
                         return
                     index += 1
@@ -300,8 +298,6 @@ class _Run:
         lum = core.luminance(picture)
         if index == 0:
             self.result.had_colour = lum.had_colour
-        from bwcolor import lab
-
         h, w = lab.render_shape(*lum.lum.shape, self.render_size)
         small = lab.resize(lum.lum, h, w)
         return _Frame(index, pts, picture, small, self.norm.encode_l(small))
@@ -398,11 +394,16 @@ def _own_tags(tags: dict) -> dict:
     return {k: v for k, v in tags.items() if k.lower() not in TECHNICAL_TAGS}
 
 
+def _announced_seconds(stream, container) -> float:
+    """The video stream's length as its container says (0: unknown)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration else 0.0
+
+
 def _check_length(video, container, decoded_seconds: float, frames: int) -> None:
     """:class:`ImageError` if the frames decoded end well before the announced length."""
-    announced = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
-    if not announced and container.duration:
-        announced = container.duration / 1_000_000
+    announced = _announced_seconds(video, container)
     if video.frames and frames < TRUNCATED * video.frames:
         raise ImageError(
             f"truncated or damaged: {frames} of the {video.frames} frames it announces could be decoded"
@@ -480,6 +481,36 @@ def run_video_jobs(
             summary.video_seconds += elapsed
         summary.add(result)
         report(result)
+    return summary
+
+
+def split_videos(jobs: list) -> tuple[list, list]:
+    """``jobs`` as (photos, videos), each in its order."""
+    from bwcolor.formats import is_video_path
+
+    return [j for j in jobs if not is_video_path(j.source)], [j for j in jobs if is_video_path(j.source)]
+
+
+def run_photos_and_videos(
+    jobs: list,
+    model: nn.Module,
+    options,
+    on_result: Callable | None = None,
+    summary=None,
+    stop: threading.Event | None = None,
+    on_video: Callable[[str, int], None] | None = None,
+    on_frames: Callable[[int], None] | None = None,
+):
+    """The photos of ``jobs`` (:func:`bwcolor.batch.run_jobs`), then, unless stopped meanwhile,
+    its videos (:func:`run_video_jobs`); the results in ``summary``."""
+    from bwcolor.batch import Summary, run_jobs
+
+    summary = summary if summary is not None else Summary()
+    photos, videos = split_videos(jobs)
+    if photos:
+        run_jobs(photos, model, options, on_result, summary, stop)
+    if videos and not (stop is not None and stop.is_set()):
+        run_video_jobs(videos, model, options, on_result, summary, stop, on_video, on_frames)
     return summary
 
 

@@ -120,16 +120,21 @@ def real_clip_flows(truth_lab: list[np.ndarray]) -> tuple[list, list]:
     return flows, valids
 
 
+def mean_flicker(labs: list[np.ndarray], flows, valids) -> float:
+    """Mean flicker of Lab frames over the frames whose motion is known (not at a cut)."""
+    values = [
+        flicker(labs[t][..., 1:], labs[t - 1][..., 1:], flows[t], valids[t])
+        for t in range(1, len(labs))
+        if flows[t] is not None
+    ]
+    return float(np.nanmean(values))
+
+
 def score(frames: list[np.ndarray], truth_lab: list[np.ndarray], flows, valids) -> dict[str, float]:
     got = [to_lab(f) for f in frames]
     assert len(got) == len(truth_lab), (len(got), len(truth_lab))
-    flick = [
-        flicker(got[t][..., 1:], got[t - 1][..., 1:], flows[t], valids[t])
-        for t in range(1, len(got))
-        if flows[t] is not None
-    ]
     de = [float(ciede2000(g, t).mean()) for g, t in zip(got, truth_lab, strict=True)]
-    return {"flicker": float(np.nanmean(flick)), "ciede2000": float(np.mean(de))}
+    return {"flicker": mean_flicker(got, flows, valids), "ciede2000": float(np.mean(de))}
 
 
 def measure(model, name: str, truth: list[np.ndarray], flows, valids, work: Path, fps: int,
@@ -137,12 +142,7 @@ def measure(model, name: str, truth: list[np.ndarray], flows, valids, work: Path
     truth_lab = [to_lab(f) for f in truth]
     src = write_clip(work / f"{name.replace(', ', '_')}.mp4", gray_frames(truth), fps=fps, crf=12)
     row = {"clip": name, "frames": len(truth), "size": f"{truth[0].shape[1]}x{truth[0].shape[0]}"}
-    truth_flicker = [
-        flicker(truth_lab[t][..., 1:], truth_lab[t - 1][..., 1:], flows[t], valids[t])
-        for t in range(1, len(truth))
-        if flows[t] is not None
-    ]
-    row["true flicker"] = float(np.nanmean(truth_flicker))
+    row["true flicker"] = mean_flicker(truth_lab, flows, valids)
     for label, smoothing in (("per frame", 0.0), ("stabilised", carry)):
         out = work / f"out_{smoothing}_{src.name}"
         start = time.perf_counter()
