@@ -626,7 +626,7 @@ def train(
                     val=list(val) if val else None, max_images=max_images, max_per_source=max_per_source,
                     val_limit=val_limit, checkpoint_minutes=checkpoint_minutes, precision=precision,
                     init_from=init_from, tune_encoder_blocks=tune_encoder_blocks,
-                    cache_dir=str(cache_dir or dataset.DEFAULT_CACHE), device=device, workers=workers,
+                    cache_dir=str(cache_dir or dataset.default_cache()), device=device, workers=workers,
                 )  # fmt: skip
                 result = run_training(cfg, on_event=on_event)
     except TrainingInterrupted as exc:

@@ -35,7 +35,6 @@ from bwcolor.pixels import to_float
 
 #: An image whose a and b both have a standard deviation below this is near-grayscale.
 MIN_AB_STD = 2.0
-DEFAULT_CACHE = Path(os.environ.get("BWCOLOR_CACHE", Path.home() / ".cache" / "bwcolor"))
 #: Files per task sent to a worker process (progress advances by a chunk at a time).
 CHUNK = 64
 #: Below this many files, hashing and decoding run in this process (starting workers costs more).
@@ -66,6 +65,12 @@ class DataFile:
     path: Path
     source: str  # the DATA argument it was found through
     is_val: bool = False
+
+
+def default_cache() -> Path:
+    """Where training caches decoded photos and embeddings unless told: $BWCOLOR_CACHE, else
+    ~/.cache/bwcolor (read when a run starts, not at import)."""
+    return Path(os.environ.get("BWCOLOR_CACHE") or Path.home() / ".cache" / "bwcolor")
 
 
 def content_hash(path: Path) -> str:

@@ -86,7 +86,7 @@ class TrainConfig:
     max_images: int | None = None
     max_per_source: int | None = None  # images each DATA argument gives an epoch at most
     val_limit: int | None = None  # validation images at most, taken in turn from each source
-    cache_dir: str = str(dataset.DEFAULT_CACHE)
+    cache_dir: str = field(default_factory=lambda: str(dataset.default_cache()))
     device: str = "auto"
     workers: int = 2
     checkpoint_minutes: float = 10.0  # the resumable checkpoint is also saved this often mid-epoch
@@ -257,7 +257,7 @@ def _config_for_resume(resume: Path, saved: dict, overrides: dict[str, Any]) -> 
             "start a new run to change them"
         )
     allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_OPTIONS}
-    allowed.setdefault("cache_dir", str(dataset.DEFAULT_CACHE))
+    allowed.setdefault("cache_dir", str(dataset.default_cache()))
     output = resume.with_name(resume.name.removesuffix(".last.safetensors") + ".safetensors")
     known = set(TrainConfig.__dataclass_fields__)
     return TrainConfig(**{**{k: v for k, v in saved.items() if k in known}, **allowed, "output": str(output)})
@@ -451,7 +451,17 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: _lr_factor(s, total, cfg.warmup), last_epoch=state.step - 1
         )
-        self.hooks.prepare(self.model, self.train_set, self.val_set, Path(cfg.cache_dir), cfg.image_size)
+        drawn = np.unique(
+            np.concatenate(
+                [
+                    dataset.epoch_indices(self.train_set, cfg.seed, e, cfg.max_per_source)
+                    for e in range(cfg.epochs)
+                ]
+            )
+        )
+        self.hooks.prepare(
+            self.model, self.train_set, self.val_set, Path(cfg.cache_dir), cfg.image_size, drawn
+        )
         if procs.main:
             procs.barrier()
         self.net = self.model

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -14,6 +17,10 @@ from typer.testing import CliRunner
 
 from bwcolor import create_model, save_checkpoint
 from bwcolor.cli import app
+
+# Runs that are not given --cache-dir (e.g. resumed ones) cache here, never in the user's home.
+os.environ["BWCOLOR_CACHE"] = tempfile.mkdtemp(prefix="bwcolor-test-cache-")
+atexit.register(shutil.rmtree, os.environ["BWCOLOR_CACHE"], ignore_errors=True)
 
 
 def gradient_rgb(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -135,6 +135,22 @@ def test_max_per_source_balances_each_epoch_and_sees_every_image_over_epochs(tmp
     assert read_checkpoint(result["last"])[0]["meta"]["train_state"]["step"] == 3  # 11 images, batches of 4
 
 
+def test_fusion_embeds_only_the_photos_its_epochs_draw(tmp_path):
+    """With --max-per-source, the backbone embeddings (the slow part of preparing a fusion run)
+    are computed for the photos the epochs will draw, not for every training photo; extending
+    the run with --epochs embeds the next epoch's."""
+    big = learnable_images(tmp_path / "big", n=30)
+    small = learnable_images(tmp_path / "small", n=3, seed=7)
+    cfg = config(tmp_path, big, model="fusion", max_per_source=5, epochs=1)
+    cfg.data = [str(big), str(small)]
+    first = train(cfg)
+    cache = tmp_path / "cache"
+    assert len(list(cache.rglob("*.emb16.npy"))) == 5 + 3 + 4  # drawn from each source + validation
+    more = train(resume=first["last"], epochs=2, cache_dir=str(cache))
+    assert [h["epoch"] for h in more["history"]] == [1, 2]
+    assert len(list(cache.rglob("*.emb16.npy"))) == 10 + 3 + 4  # the big source's next five too
+
+
 def test_validation_limit_takes_every_source_in_turn(tmp_path):
     a = learnable_images(tmp_path / "a", n=20)
     b = learnable_images(tmp_path / "b", n=3, seed=5)

@@ -30,9 +30,12 @@ class TrainingHooks:
         """The optimizer's parameter groups: every trainable weight at the run's learning rate."""
         return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
 
-    def prepare(self, model: torch.nn.Module, train_set, val_set, cache_dir: Path, image_size: int) -> None:
+    def prepare(
+        self, model: torch.nn.Module, train_set, val_set, cache_dir: Path, image_size: int, rows: np.ndarray
+    ) -> None:
         """Anything to compute once per run before the first batch (e.g. a frozen network's
-        outputs, cached on disk)."""
+        outputs, cached on disk). ``rows``: the training images the run's epochs draw (with
+        ``--max-per-source``, fewer than all of ``train_set``); only those reach :meth:`condition`."""
 
     def condition(self, rows: np.ndarray, flips: np.ndarray | None, val: bool = False) -> torch.Tensor | None:
         """What the model's forward pass takes besides L for these images (``flips``: which
