@@ -96,6 +96,19 @@ def decode(model, logits, shape, temperature: float, prior_weight: float) -> np.
     return normalisation_of(model).decode_ab(ab[0].permute(1, 2, 0).numpy())
 
 
+def decode_by_hue_confidence(model, logits, shape, temperature: float, k: float) -> np.ndarray:
+    """The annealed mean with its chroma scaled by ``1 + k * c``, c = |E[ab]| / E[|ab|] (1 where
+    the predicted colours share one hue, near 0 where they disagree): colour is added where the
+    network is sure of the hue rather than everywhere."""
+    head = model.head
+    p = torch.softmax(logits.float() / temperature, dim=1)
+    mean = torch.einsum("bqhw,qc->bchw", p, head.centres)
+    chroma = torch.einsum("bqhw,q->bhw", p, head.centres.norm(dim=1))[:, None]
+    ab = mean * (1 + k * (mean.norm(dim=1, keepdim=True) / chroma.clamp_min(1e-6)))
+    ab = F.interpolate(ab, size=tuple(shape), mode="bilinear", align_corners=False)
+    return normalisation_of(model).decode_ab(ab[0].permute(1, 2, 0).numpy())
+
+
 def score(
     picture: Picture, ab: np.ndarray, truth: np.ndarray, saturation: float = 1.0, guide=None
 ) -> dict[str, float]:
@@ -109,6 +122,26 @@ def score(
         "psnr": metrics.psnr(pred, truth),
         "mse_ab": metrics.mse_ab(pred_lab, true_lab),
     }
+
+
+def sweep_classes(points, label, model, picture, truth, prior, args, render_size) -> None:
+    """Score every decoding of a classes-head model's one forward pass on ``picture``."""
+    logits, shape, guide = scores_of(model, picture, render_size)
+    for t in args.temperatures:
+        for a in args.prior_weights if prior is not None else (0.0,):
+            ab = decode(model, logits, shape, t, a)
+            for guided in (False, True) if args.guided else (False,):
+                name = label + ("+guided" if guided else "")
+                g = guide if guided else None
+                points.setdefault((name, "temperature-prior", t, a), []).append(
+                    score(picture, ab, truth, guide=g)
+                )
+                for sat in args.saturations:
+                    scored = score(picture, ab, truth, saturation=sat, guide=g)
+                    points.setdefault((f"{name}*{sat:g}", "temperature-prior", t, a), []).append(scored)
+        for k in args.hue_confidence:
+            ab = decode_by_hue_confidence(model, logits, shape, t, k)
+            points.setdefault((f"{label}^{k:g}", "temperature", t), []).append(score(picture, ab, truth))
 
 
 def main() -> None:
@@ -129,6 +162,10 @@ def main() -> None:
     ap.add_argument("--guided", action="store_true", help="also score edge-aware upsampling (label+guided)")
     ap.add_argument("--saturations", type=float, nargs="*", default=[],
                     help="also score classes-head decodings with their chroma scaled (label*S)")  # fmt: skip
+    ap.add_argument("--hue-confidence", type=float, nargs="*", default=[],
+                    help="also score the chroma scaled by 1 + K * hue confidence (label^K)")  # fmt: skip
+    ap.add_argument("--render-sizes", type=int, nargs="*", default=[],
+                    help="classes-head models rendered at these long sides (label@N) besides their own")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(2)
 
@@ -137,6 +174,8 @@ def main() -> None:
     for spec in args.model:
         label, _, ref = spec.partition("=")
         models[label] = load_model(ref)
+        if hasattr(models[label], "head"):  # the saturations swept are the chroma scale itself
+            models[label].head.chroma = 1.0
     prior = None
     if args.prior_from:
         t0 = time.time()
@@ -165,19 +204,9 @@ def main() -> None:
             own_prior = getattr(model.config, "class_prior", None) or prior
             if own_prior is not None:
                 head.log_prior = torch.log(torch.tensor(own_prior, dtype=torch.float32))
-            logits, shape, guide = scores_of(model, picture)
-            for t in args.temperatures:
-                for a in args.prior_weights if own_prior is not None else (0.0,):
-                    ab = decode(model, logits, shape, t, a)
-                    points.setdefault((label, "temperature-prior", t, a), []).append(
-                        score(picture, ab, truth)
-                    )
-                    if args.guided:
-                        scored = score(picture, ab, truth, guide=guide)
-                        points.setdefault((label + "+guided", "temperature-prior", t, a), []).append(scored)
-                    for sat in args.saturations:
-                        scored = score(picture, ab, truth, saturation=sat)
-                        points.setdefault((f"{label}*{sat:g}", "temperature-prior", t, a), []).append(scored)
+            for size in [model.config.render_size, *args.render_sizes]:
+                name = label if size == model.config.render_size else f"{label}@{size}"
+                sweep_classes(points, name, model, picture, truth, own_prior, args, size)
         print(f"{n + 1}/{len(paths)} {path.name}", file=sys.stderr, flush=True)
     rows = []
     for key, values in points.items():
