@@ -46,10 +46,24 @@ from bwcolor.shipped import DEFAULT_MODEL
 
 
 class TrainingInterrupted(BwcolorError):
-    """Ctrl-C or SIGTERM during training: a resumable checkpoint was saved (at ``self.path``)."""
+    """Ctrl-C or SIGTERM during a run. In the epochs, a resumable checkpoint was saved (at
+    ``self.path``); before them (hashing, decoding, embeddings) there is nothing new to save, but
+    the cache keeps what was done, so the same command (or the same ``--resume``) picks it up."""
 
-    def __init__(self, path: Path, signum: int = signal.SIGINT):
-        super().__init__(f"interrupted: resumable checkpoint saved to {path}; continue with --resume {path}")
+    def __init__(self, path: Path | None, signum: int = signal.SIGINT, saved: bool = True):
+        if path is None:
+            text = (
+                "interrupted before training began: nothing to resume; "
+                "the same command starts again and reuses the cache"
+            )
+        elif saved:
+            text = f"interrupted: resumable checkpoint saved to {path}; continue with --resume {path}"
+        else:
+            text = (
+                f"interrupted: {path}, the resumable checkpoint saved last, is as it was; "
+                f"continue with --resume {path}"
+            )
+        super().__init__(text)
         self.path = path
         self.signum = signum
 
@@ -224,10 +238,14 @@ def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tens
     opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
 
 
+def _signal_of(stop: BaseException) -> int:
+    return signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT
+
+
 @contextmanager
 def _sigterm_as_interrupt():
-    """While training, SIGTERM (a scheduler's or a shutdown's stop) ends the loop like Ctrl-C:
-    the resumable checkpoint is saved first."""
+    """While a run lasts, SIGTERM (a scheduler's or a shutdown's stop) ends it like Ctrl-C: in
+    the epochs, the resumable checkpoint is saved first."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -608,8 +626,7 @@ class Trainer:
                 f.cancel()
             _add_time(state, t0)
             self.save_last()
-            signum = signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT
-            raise TrainingInterrupted(self.paths["last"], signum) from None
+            raise TrainingInterrupted(self.paths["last"], _signal_of(stop)) from None
         _add_time(state, t0)
 
     def end_epoch(self) -> bool:
@@ -669,20 +686,30 @@ def train(
     """
     cfg, state, resumed = _start(config, resume, overrides)
     cfg.check()
-    run = Trainer(cfg, state, resumed, on_event or (lambda *a, **k: None))
-    log = run.paths["log"]
-    if run.procs.main and resumed is None:
-        log.unlink(missing_ok=True)  # a new run starts a new log
-    elif (
-        run.procs.main
-    ):  # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
-        log.write_text("".join(json.dumps(r) + "\n" for r in state.history))
-    run.model.train()
-    with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool, _sigterm_as_interrupt():
-        while state.epoch < cfg.epochs:
-            run.run_epoch(pool)
-            if not run.end_epoch():
-                break
+    with _sigterm_as_interrupt():
+        try:
+            run = Trainer(cfg, state, resumed, on_event or (lambda *a, **k: None))
+        except (KeyboardInterrupt, _Terminated) as stop:
+            path = Path(resume) if resume is not None else None
+            raise TrainingInterrupted(path, _signal_of(stop), saved=False) from None
+        log = run.paths["log"]
+        if run.procs.main and resumed is None:
+            log.unlink(missing_ok=True)  # a new run starts a new log
+        elif run.procs.main:
+            # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
+            log.write_text("".join(json.dumps(r) + "\n" for r in state.history))
+        run.model.train()
+        try:
+            with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool:
+                while state.epoch < cfg.epochs:
+                    run.run_epoch(pool)  # saves a checkpoint itself when stopped in an epoch
+                    if not run.end_epoch():
+                        break
+        except (KeyboardInterrupt, _Terminated) as stop:  # in validation or saving, between epochs
+            last = run.paths["last"]
+            raise TrainingInterrupted(
+                last if last.exists() else None, _signal_of(stop), saved=False
+            ) from None
     run.procs.close()
     plot = _plot(state.history, run.paths["plot"], run.gray_val, run.classes) if run.procs.main else None
     return {

@@ -96,15 +96,17 @@ def decode(model, logits, shape, temperature: float, prior_weight: float) -> np.
     return normalisation_of(model).decode_ab(ab[0].permute(1, 2, 0).numpy())
 
 
-def decode_by_hue_confidence(model, logits, shape, temperature: float, k: float) -> np.ndarray:
-    """The annealed mean with its chroma scaled by ``1 + k * c``, c = |E[ab]| / E[|ab|] (1 where
+def decode_by_hue_confidence(
+    model, logits, shape, temperature: float, k: float, power: float = 1
+) -> np.ndarray:
+    """The annealed mean with its chroma scaled by ``1 + k * c**power``, c = |E[ab]| / E[|ab|] (1 where
     the predicted colours share one hue, near 0 where they disagree): colour is added where the
     network is sure of the hue rather than everywhere."""
     head = model.head
     p = torch.softmax(logits.float() / temperature, dim=1)
     mean = torch.einsum("bqhw,qc->bchw", p, head.centres)
     chroma = torch.einsum("bqhw,q->bhw", p, head.centres.norm(dim=1))[:, None]
-    ab = mean * (1 + k * (mean.norm(dim=1, keepdim=True) / chroma.clamp_min(1e-6)))
+    ab = mean * (1 + k * (mean.norm(dim=1, keepdim=True) / chroma.clamp_min(1e-6)) ** power)
     ab = F.interpolate(ab, size=tuple(shape), mode="bilinear", align_corners=False)
     return normalisation_of(model).decode_ab(ab[0].permute(1, 2, 0).numpy())
 
@@ -140,8 +142,10 @@ def sweep_classes(points, label, model, picture, truth, prior, args, render_size
                     scored = score(picture, ab, truth, saturation=sat, guide=g)
                     points.setdefault((f"{name}*{sat:g}", "temperature-prior", t, a), []).append(scored)
         for k in args.hue_confidence:
-            ab = decode_by_hue_confidence(model, logits, shape, t, k)
-            points.setdefault((f"{label}^{k:g}", "temperature", t), []).append(score(picture, ab, truth))
+            for power in args.hue_power:
+                ab = decode_by_hue_confidence(model, logits, shape, t, k, power)
+                name = f"{label}^{k:g}" + (f",c^{power:g}" if power != 1 else "")
+                points.setdefault((name, "temperature", t), []).append(score(picture, ab, truth))
 
 
 def main() -> None:
@@ -164,6 +168,7 @@ def main() -> None:
                     help="also score classes-head decodings with their chroma scaled (label*S)")  # fmt: skip
     ap.add_argument("--hue-confidence", type=float, nargs="*", default=[],
                     help="also score the chroma scaled by 1 + K * hue confidence (label^K)")  # fmt: skip
+    ap.add_argument("--hue-power", type=float, nargs="*", default=[1.0], help="the powers of c to try with K")
     ap.add_argument("--render-sizes", type=int, nargs="*", default=[],
                     help="classes-head models rendered at these long sides (label@N) besides their own")  # fmt: skip
     args = ap.parse_args()

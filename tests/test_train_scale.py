@@ -57,6 +57,63 @@ def test_sigterm_saves_a_checkpoint_that_resumes_exactly(tmp_path):
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is gone after training
 
 
+def sigterm_at(event, name=None):
+    """An on_event hook that sends this process SIGTERM at the first ``event`` (of phase ``name``)."""
+
+    def hook(kind, **info):
+        if kind == event and (name is None or info.get("name") == name):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return hook
+
+
+def test_sigterm_before_training_is_one_clear_stop_and_the_rerun_reuses_the_cache(tmp_path, cli):
+    """Stopped while preparing (here: at fusion's backbone embeddings), there is no checkpoint to
+    save; the run says so, and the same command picks up the decoded photos from the cache."""
+    data = learnable_images(tmp_path / "data", n=8)
+    cfg = config(tmp_path, data, model="fusion", epochs=1)
+    with pytest.raises(TrainingInterrupted, match="before training began: nothing to resume") as stopped:
+        train(cfg, on_event=sigterm_at("phase", "backbone embeddings"))
+    assert stopped.value.signum == signal.SIGTERM and stopped.value.path is None
+    assert not (tmp_path / "out" / "m.last.safetensors").exists()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    again = train(config(tmp_path, data, model="fusion", epochs=1))
+    assert again["data"]["decoded"] == 0 and again["history"][0]["epoch"] == 1
+
+    def stopped_loading(*args, **kwargs):  # through the command line: exit 143 and one line
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    import bwcolor.training
+
+    real = bwcolor.training._load_data
+    bwcolor.training._load_data = stopped_loading
+    try:
+        res = cli(
+            "train", data, "-o", tmp_path / "cli" / "m.safetensors", "--cache-dir", tmp_path / "cache", "-q"
+        )
+    finally:
+        bwcolor.training._load_data = real
+    assert res.exit_code == 143, res.output
+    assert res.stderr.strip().splitlines() == [
+        "bwcolor: interrupted before training began: nothing to resume; the same command starts again "
+        "and reuses the cache"
+    ]
+
+
+def test_sigterm_between_epochs_points_at_the_checkpoint_saved_last(tmp_path):
+    data = learnable_images(tmp_path / "data", n=10)
+    full = train(config(tmp_path, data, output=str(tmp_path / "a" / "m.safetensors")))
+    cfg = config(tmp_path, data, output=str(tmp_path / "b" / "m.safetensors"))
+    with pytest.raises(
+        TrainingInterrupted, match="the resumable checkpoint saved last, is as it was"
+    ) as stopped:
+        train(cfg, on_event=sigterm_at("epoch_end"))
+    assert stopped.value.path == tmp_path / "b" / "m.last.safetensors"
+    resumed = train(resume=stopped.value.path)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    assert_same_weights(full["last"], resumed["last"])
+
+
 def test_the_periodic_checkpoint_of_a_killed_run_resumes_exactly(tmp_path):
     """checkpoint_minutes=0 saves after every batch: a run killed (here: an error nothing
     catches, as SIGKILL would) mid-epoch resumes from its last batch, not its last epoch."""
