@@ -556,7 +556,7 @@ def train(
         if kind == "phase":
             if task is not None:
                 progress.update(task, visible=False)
-            task = progress.add_task(ev["name"], total=ev["total"], info="")
+            task = progress.add_task(ev["name"], total=ev["total"], completed=ev.get("done", 0), info="")
         elif kind == "advance":
             progress.advance(task, ev["n"])
         elif kind == "checkpoint":
@@ -653,7 +653,9 @@ class _LogLines:
     def start(self, name: str, total: int, done: int = 0) -> None:
         self.name, self.total, self.done, self.first = name, total, done, done
         self.t0 = self.shown = time.monotonic()
-        self.say(f"{done}/{total}")
+        self.say(
+            f"{done}/{total} found in the cache" if done and "batches" not in name else f"{done}/{total}"
+        )
 
     def say(self, text: str) -> None:
         say(err, f"{time.strftime('%H:%M:%S')} {self.name}: {text}")
@@ -667,7 +669,7 @@ class _LogLines:
 
     def event(self, kind: str, ev: dict) -> None:
         if kind == "phase":
-            self.start(ev["name"], ev["total"])
+            self.start(ev["name"], ev["total"], ev.get("done", 0))
         elif kind == "advance":
             self.done += ev["n"]
             if self.done >= self.total:

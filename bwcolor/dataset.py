@@ -264,7 +264,8 @@ def load_images(
     hash range. ``max_images`` keeps the first N training images in hash order (a stable subset);
     ``val_limit`` keeps at most N validation images, taken in turn from each source (hash order
     within each), so every source is represented. ``on_event(kind, **info)`` reports progress:
-    ``("phase", name=, total=)`` then ``("advance", n=)`` for hashing and decoding.
+    ``("phase", name=, total=[, done=])`` (``done``: found in the cache already) then
+    ``("advance", n=)`` for hashing and decoding.
     """
     emit = on_event or (lambda *a, **k: None)
     summary = DataSummary()
@@ -292,8 +293,7 @@ def load_images(
 
     todo = [d for d in wanted if not _known(cache_dir, d, side)]
     check_disk(cache_dir, sum(_cache_bytes(entries[d][2], entries[d][3], side) for d in todo))
-    emit("phase", name="decoding into the cache", total=len(wanted))
-    emit("advance", n=len(wanted) - len(todo))
+    emit("phase", name="decoding into the cache", total=len(wanted), done=len(wanted) - len(todo))
     decoded = dict(
         zip(
             todo,

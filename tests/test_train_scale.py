@@ -285,6 +285,26 @@ def test_a_log_file_gets_progress_lines_for_every_phase(tmp_path, cli):
         assert line in res.stderr, res.stderr
     assert "resumable checkpoint saved" in res.stderr
     assert "best checkpoint:" in res.stderr and "(gray, a=b=0:" in res.stderr
+    again = cli("train", data, "-m", "baseline", "-o", tmp_path / "again", "--image-size", "32", "--epochs", "1",
+                "--val-fraction", "0.3", "--cache-dir", tmp_path / "cache")  # fmt: skip
+    assert "decoding into the cache: 10/10 found in the cache" in again.stderr, again.stderr
+
+
+def test_time_left_counts_only_the_work_done_in_this_phase(monkeypatch):
+    """Photos found in the cache at a phase's start are not progress made: 50 of 100 cached, then
+    10 done in 10 s leaves 40 s, not 8 s."""
+    from bwcolor import cli as cli_module
+
+    clock = [0.0]
+    monkeypatch.setattr(cli_module.time, "monotonic", lambda: clock[0])
+    lines = []
+    monkeypatch.setattr(cli_module, "say", lambda console, text: lines.append(text))
+    log = cli_module._LogLines(every=5)
+    log.event("phase", {"name": "backbone embeddings", "total": 100, "done": 50})
+    clock[0] = 10.0
+    log.event("advance", {"n": 10})
+    assert lines[0].endswith("backbone embeddings: 50/100 found in the cache")
+    assert lines[1].endswith("backbone embeddings: 60/100, 40 s left")
 
 
 def test_a_resumed_run_writes_only_beside_the_checkpoint_it_was_given(tmp_path):

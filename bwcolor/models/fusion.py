@@ -120,18 +120,22 @@ class FusionTraining(TrainingHooks):
 
     def prepare(self, model, train_set, val_set, cache_dir: Path, image_size: int, rows) -> None:
         tag = f"{round(image_size * 1.25)}-{model.config.backbone}"
-        self.emit("phase", name="backbone embeddings", total=len(rows) + len(val_set))
-        self.train_entries = self._embeddings(model, train_set, rows, cache_dir, tag)
-        self.val_entries = self._embeddings(model, val_set, range(len(val_set)), cache_dir, tag)
+        self.train_entries = [cache_dir / d[:2] / f"{d}-{tag}.emb16.npy" for d in train_set.digests]
+        self.val_entries = [cache_dir / d[:2] / f"{d}-{tag}.emb16.npy" for d in val_set.digests]
+        train_todo = [i for i in rows if not self.train_entries[i].exists()]
+        val_todo = [i for i, e in enumerate(self.val_entries) if not e.exists()]
+        total = len(rows) + len(val_set)
+        self.emit(
+            "phase", name="backbone embeddings", total=total, done=total - len(train_todo) - len(val_todo)
+        )
+        self._embed(model, train_set, train_todo, self.train_entries)
+        self._embed(model, val_set, val_todo, self.val_entries)
 
-    def _embeddings(self, model, images, rows, cache_dir: Path, tag: str) -> list[Path]:
-        """The cache entries of the backbone logits of each image and its mirror image ((2, 1000)
-        float16 each), computed for ``rows`` where missing."""
+    def _embed(self, model, images, todo: list[int], entries: list[Path]) -> None:
+        """Cache the backbone logits of the images ``todo`` and of their mirror images ((2, 1000)
+        float16 each) at ``entries``."""
         from bwcolor import dataset
 
-        entries = [cache_dir / d[:2] / f"{d}-{tag}.emb16.npy" for d in images.digests]
-        todo = [i for i in rows if not entries[i].exists()]
-        self.emit("advance", n=len(rows) - len(todo))
         device = next(model.parameters()).device
         size = model.backbone.input_size
         for start in range(0, len(todo), self.BATCH):
@@ -144,7 +148,6 @@ class FusionTraining(TrainingHooks):
             for i, e in zip(chunk, both, strict=True):
                 dataset.save_array(entries[i], e.astype(np.float16))
             self.emit("advance", n=len(chunk))
-        return entries
 
     def condition(self, rows, flips, val: bool = False) -> torch.Tensor:
         from bwcolor import dataset
