@@ -650,12 +650,12 @@ class _LogLines:
         self.every, self.name, self.total, self.done, self.first = every, "", 0, 0, 0
         self.t0 = self.shown = 0.0
 
-    def start(self, name: str, total: int, done: int = 0) -> None:
+    def start(self, name: str, total: int, done: int = 0, where: str = "") -> None:
+        """A phase begins with ``done`` of ``total`` already done (``where``: how, e.g. from the
+        cache); time left counts only what this phase does."""
         self.name, self.total, self.done, self.first = name, total, done, done
         self.t0 = self.shown = time.monotonic()
-        self.say(
-            f"{done}/{total} found in the cache" if done and "batches" not in name else f"{done}/{total}"
-        )
+        self.say(f"{done}/{total}" + (f" {where}" if done and where else ""))
 
     def say(self, text: str) -> None:
         say(err, f"{time.strftime('%H:%M:%S')} {self.name}: {text}")
@@ -669,7 +669,7 @@ class _LogLines:
 
     def event(self, kind: str, ev: dict) -> None:
         if kind == "phase":
-            self.start(ev["name"], ev["total"], ev.get("done", 0))
+            self.start(ev["name"], ev["total"], ev.get("done", 0), "found in the cache")
         elif kind == "advance":
             self.done += ev["n"]
             if self.done >= self.total:
