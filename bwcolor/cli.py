@@ -726,17 +726,30 @@ def _eval_paths(data: list[str], val_fraction: float | None, limit: int | None) 
     return paths[:limit] if limit else paths
 
 
+def model_labels(names: list[str]) -> list[str]:
+    """How each model is named in tables: a shipped model by its name, a checkpoint by its file
+    name without .safetensors, with as many of its folders as it takes to tell them all apart
+    (``runs/a/baseline`` beside ``baseline``), so no two rows share a label."""
+    for depth in range(1, max(len(Path(n).parts) for n in names) + 1):
+        labels = [
+            "/".join(Path(n).with_suffix("").parts[-depth:]) if n.endswith(".safetensors") else n
+            for n in names
+        ]
+        if len(set(labels)) == len(labels):
+            return labels
+    return names
+
+
 def _load_models(names: list[str], device: str, backbone_weights: str | None, precision: str) -> dict:
     from bwcolor.checkpoint import load_model
     from bwcolor.device import resolve_device
 
     dev = resolve_device(device)
-    names = ["gray", *[n for n in names if n != "gray"]]  # the gray baseline is always shown
-    models = {}
-    for name in names:
-        label = Path(name).stem if name.endswith(".safetensors") else name
-        models[label] = load_model(name, dev, backbone_weights, precision)
-    return models
+    names = list(dict.fromkeys(["gray", *names]))  # the gray baseline always, each model once
+    return {
+        label: load_model(name, dev, backbone_weights, precision)
+        for label, name in zip(model_labels(names), names, strict=True)
+    }
 
 
 @app.command(cls=PlainHelpCommand)

@@ -45,6 +45,19 @@ def test_models_are_compared_beside_gray_with_square_protocol(tmp_path, cli, bas
     assert "gray" in table.stdout and "PSNR" in table.stdout and "full resolution" in table.stdout
 
 
+def test_two_checkpoints_of_one_name_are_two_rows(tmp_path, cli, baseline_ckpt):
+    """Checkpoints from two runs both called baseline.safetensors are told apart by their folder,
+    not merged into one row."""
+    data = colour_set(tmp_path / "gt", n=1)
+    for run in ("run_a", "run_b"):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "baseline.safetensors").write_bytes(baseline_ckpt.read_bytes())
+    a, b = tmp_path / "run_a" / "baseline.safetensors", tmp_path / "run_b" / "baseline.safetensors"
+    res = cli("evaluate", data, "-m", a, "-m", b, "-m", a, "--json")
+    assert res.exit_code == 0, res.output
+    assert list(json.loads(res.stdout)["means"]) == ["gray", "run_a/baseline", "run_b/baseline"]
+
+
 def test_grayscale_folder_is_a_clear_error(tmp_path, cli):
     write(tmp_path / "g" / "a.png", gray_of(gradient_rgb(20, 20)))
     res = cli("evaluate", tmp_path / "g", "-m", "gray")
