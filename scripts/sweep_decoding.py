@@ -179,7 +179,9 @@ def main() -> None:
     for spec in args.model:
         label, _, ref = spec.partition("=")
         models[label] = load_model(ref)
-        if hasattr(models[label], "head"):  # the saturations swept are the chroma scale itself
+        if (
+            getattr(models[label], "head", None) is not None
+        ):  # the saturations swept are the chroma scale itself
             models[label].head.chroma = 1.0
     prior = None
     if args.prior_from:
