@@ -67,7 +67,7 @@ def sigterm_at(event, name=None):
     return hook
 
 
-def test_sigterm_before_training_is_one_clear_stop_and_the_rerun_reuses_the_cache(tmp_path, cli):
+def test_sigterm_before_training_is_one_clear_stop_and_the_rerun_reuses_the_cache(tmp_path, cli, monkeypatch):
     """Stopped while preparing (here: at fusion's backbone embeddings), there is no checkpoint to
     save; the run says so, and the same command picks up the decoded photos from the cache."""
     data = learnable_images(tmp_path / "data", n=8)
@@ -83,16 +83,10 @@ def test_sigterm_before_training_is_one_clear_stop_and_the_rerun_reuses_the_cach
     def stopped_loading(*args, **kwargs):  # through the command line: exit 143 and one line
         os.kill(os.getpid(), signal.SIGTERM)
 
-    import bwcolor.training
-
-    real = bwcolor.training._load_data
-    bwcolor.training._load_data = stopped_loading
-    try:
-        res = cli(
-            "train", data, "-o", tmp_path / "cli" / "m.safetensors", "--cache-dir", tmp_path / "cache", "-q"
-        )
-    finally:
-        bwcolor.training._load_data = real
+    monkeypatch.setattr("bwcolor.training._load_data", stopped_loading)
+    res = cli(
+        "train", data, "-o", tmp_path / "cli" / "m.safetensors", "--cache-dir", tmp_path / "cache", "-q"
+    )
     assert res.exit_code == 143, res.output
     assert res.stderr.strip().splitlines() == [
         "bwcolor: interrupted before training began: nothing to resume; the same command starts again "

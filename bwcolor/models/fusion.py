@@ -120,8 +120,10 @@ class FusionTraining(TrainingHooks):
 
     def prepare(self, model, train_set, val_set, cache_dir: Path, image_size: int, rows) -> None:
         tag = f"{round(image_size * 1.25)}-{model.config.backbone}"
-        self.train_entries = [cache_dir / d[:2] / f"{d}-{tag}.emb16.npy" for d in train_set.digests]
-        self.val_entries = [cache_dir / d[:2] / f"{d}-{tag}.emb16.npy" for d in val_set.digests]
+        self.train_entries, self.val_entries = (
+            [cache_dir / d[:2] / f"{d}-{tag}.emb16.npy" for d in images.digests]
+            for images in (train_set, val_set)
+        )
         train_todo = [i for i in rows if not self.train_entries[i].exists()]
         val_todo = [i for i, e in enumerate(self.val_entries) if not e.exists()]
         total = len(rows) + len(val_set)
