@@ -165,6 +165,11 @@ def config_problem(model: str, config: dict[str, Any]) -> str | None:
     chroma = config.get("chroma_scale")
     if chroma is not None and not 0 <= chroma <= 4:
         return f"config chroma_scale={chroma!r} is not between 0 and 4"
+    boost, power = config.get("hue_boost"), config.get("hue_power")
+    if boost is not None and not 0 <= boost <= 4:
+        return f"config hue_boost={boost!r} is not between 0 and 4"
+    if power is not None and not 0 < power <= 16:
+        return f"config hue_power={power!r} is not between 0 and 16"
     return None
 
 

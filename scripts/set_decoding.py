@@ -1,9 +1,10 @@
 """Write a classes-head checkpoint's decoding settings, chosen on validation photos.
 
     python scripts/set_decoding.py IN.safetensors OUT.safetensors --temperature T --prior-weight A \\
-        [--chroma S] [--prior-from DATA ...] [--note TEXT]
+        [--chroma S] [--hue-boost K --hue-power P] [--prior-from DATA ...] [--note TEXT]
 
-Copies IN with its config's ``temperature``, ``prior_weight`` and ``chroma_scale`` set (and ``class_prior`` counted
+Copies IN with its config's ``temperature``, ``prior_weight``, ``chroma_scale``, ``hue_boost`` and
+``hue_power`` set (see ``bwcolor.models.colour_classes.ClassHead``; and ``class_prior`` counted
 on the training folders DATA, as ``bwcolor train`` counts it, if IN has none); the weights are
 unchanged. The header's meta records the change and ``--note`` (e.g. how the setting was chosen).
 """
@@ -28,6 +29,8 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, required=True)
     ap.add_argument("--prior-weight", type=float, required=True)
     ap.add_argument("--chroma", type=float, default=1.0, help="the decoded colour's scale (saturation)")
+    ap.add_argument("--hue-boost", type=float, default=0.0, help="chroma also scaled by 1 + K * agreement^P")
+    ap.add_argument("--hue-power", type=float, default=1.0, help="P, with --hue-boost")
     ap.add_argument("--prior-from", nargs="*", default=[])
     ap.add_argument("--prior-sample", type=int, default=3000)
     ap.add_argument("--note", default="")
@@ -44,15 +47,18 @@ def main() -> None:
         config["class_prior"] = prior_from(args.prior_from, 0.1, args.prior_sample)
     config["temperature"], config["prior_weight"] = args.temperature, args.prior_weight
     config["chroma_scale"] = args.chroma
+    config["hue_boost"], config["hue_power"] = args.hue_boost, args.hue_power
     meta.pop("train_state", None), meta.pop("optimizer", None)  # a model, not a resumable run
     meta["decoding"] = {"temperature": args.temperature, "prior_weight": args.prior_weight,
-                        "chroma_scale": args.chroma, "note": args.note}  # fmt: skip
+                        "chroma_scale": args.chroma, "hue_boost": args.hue_boost,
+                        "hue_power": args.hue_power, "note": args.note}  # fmt: skip
     header["config"], header["meta"] = json.dumps(config), json.dumps(meta)
     write_atomic(args.dst, save(tensors, metadata=header))
     model = load_model(args.dst)  # the result loads, with the settings
     head = model.head
     print(
-        f"{args.dst}: temperature {head.temperature}, prior weight {head.prior_weight}, chroma {head.chroma}"
+        f"{args.dst}: temperature {head.temperature}, prior weight {head.prior_weight}, chroma {head.chroma},"
+        f" hue boost {head.hue_boost} (power {head.hue_power})"
     )
 
 

@@ -99,16 +99,15 @@ def decode(model, logits, shape, temperature: float, prior_weight: float) -> np.
 def decode_by_hue_confidence(
     model, logits, shape, temperature: float, k: float, power: float = 1
 ) -> np.ndarray:
-    """The annealed mean with its chroma scaled by ``1 + k * c**power``, c = |E[ab]| / E[|ab|] (1 where
-    the predicted colours share one hue, near 0 where they disagree): colour is added where the
-    network is sure of the hue rather than everywhere."""
+    """The annealed mean with its chroma scaled by ``1 + k * agreement**power`` (the head's
+    ``hue_boost``: see ``ClassHead``)."""
     head = model.head
-    p = torch.softmax(logits.float() / temperature, dim=1)
-    mean = torch.einsum("bqhw,qc->bchw", p, head.centres)
-    chroma = torch.einsum("bqhw,q->bhw", p, head.centres.norm(dim=1))[:, None]
-    ab = mean * (1 + k * (mean.norm(dim=1, keepdim=True) / chroma.clamp_min(1e-6)) ** power)
-    ab = F.interpolate(ab, size=tuple(shape), mode="bilinear", align_corners=False)
-    return normalisation_of(model).decode_ab(ab[0].permute(1, 2, 0).numpy())
+    kept = head.hue_boost, head.hue_power
+    head.hue_boost, head.hue_power = k, power
+    try:
+        return decode(model, logits, shape, temperature, 0.0)
+    finally:
+        head.hue_boost, head.hue_power = kept
 
 
 def score(
@@ -181,7 +180,7 @@ def main() -> None:
         models[label] = load_model(ref)
         if (
             getattr(models[label], "head", None) is not None
-        ):  # the saturations swept are the chroma scale itself
+        ):  # the saturations swept are the chroma scale itself (on top of any hue boost it ships)
             models[label].head.chroma = 1.0
     prior = None
     if args.prior_from:

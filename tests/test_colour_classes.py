@@ -66,6 +66,29 @@ def test_the_chroma_scale_scales_the_decoded_colour_and_travels_in_the_checkpoin
     assert again.head.chroma == 1.25 and again.config.chroma_scale == 1.25
 
 
+def test_the_hue_boost_brightens_agreeing_colours_only_and_travels_in_the_checkpoint(tmp_path):
+    from bwcolor import create_model, load_model, save_checkpoint
+
+    centres = class_centres()
+    q = len(centres)
+    sure = torch.full((1, q, 1, 2), -1e4)
+    red = int(torch.argmax(centres[:, 0]))
+    sure[0, red, 0, 0] = 0.0  # all on one class: agreement 1
+    opposite = int(torch.argmin(centres[:, 0]))
+    sure[0, red, 0, 1] = sure[0, opposite, 0, 1] = 0.0  # two far-apart hues, evenly
+    plain = ClassHead(4, temperature=1.0).decode(sure)
+    boosted = ClassHead(4, temperature=1.0, hue_boost=0.5, hue_power=2).decode(sure)
+    assert torch.allclose(boosted[..., 0], 1.5 * plain[..., 0], atol=1e-5)
+    agreement = plain[0, :, 0, 1].norm() / ((centres[red].norm() + centres[opposite].norm()) / 2 / SCALE)
+    assert 0 < agreement < 0.5
+    assert torch.allclose(boosted[..., 1], (1 + 0.5 * agreement**2) * plain[..., 1], atol=1e-5)
+    logits = torch.randn(2, q, 3, 3)
+    assert torch.equal(ClassHead(4, 0.38, hue_boost=0.0).decode(logits), ClassHead(4, 0.38).decode(logits))
+    model = create_model("effnet_unet", render_size=64, hue_boost=0.45, hue_power=2.0)
+    again = load_model(save_checkpoint(model, tmp_path / "m.safetensors"))
+    assert (again.head.hue_boost, again.head.hue_power) == (0.45, 2.0)
+
+
 def test_decoding_the_soft_encoding_gives_the_colour_back():
     rng = np.random.default_rng(1)
     rgb = rng.random((8, 8, 3), dtype=np.float32)

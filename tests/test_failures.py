@@ -172,3 +172,6 @@ def test_a_checkpoint_header_can_be_checked_without_loading_weights():
     assert config_problem("effnet_unet", {"render_size": 256, "temperature": 0.38}) is None
     assert "temperature=0 is not positive" in config_problem("effnet_unet", {"temperature": 0})
     assert "head=3 is not text" in config_problem("effnet_unet", {"head": 3})
+    assert "hue_boost=-1 is not between 0 and 4" in config_problem("effnet_unet", {"hue_boost": -1})
+    assert "hue_power=0 is not between 0 and 16" in config_problem("effnet_unet", {"hue_power": 0})
+    assert config_problem("effnet_unet", {"hue_boost": 0.45, "hue_power": 2.0}) is None

@@ -121,6 +121,12 @@ class ClassHead(nn.Module):
     time (the effect of Zhang et al.'s class rebalancing, but tunable without retraining).
     ``chroma`` scales the decoded colour (the model's own saturation, chosen on validation: see
     ``scripts/set_decoding.py``; ``--saturation`` scales on top of it).
+
+    ``hue_boost`` (k) > 0 adds colour where the network is sure of the hue rather than
+    everywhere: the chroma is scaled by ``1 + k * c**hue_power``, with the hue agreement
+    c = |E[ab]| / E[|ab|] under the annealed distribution (1 where the likely colours share one
+    hue, near 0 where they disagree, as blue against brown). A constant chroma scale makes wrong
+    colour brighter as much as right colour; this one mostly brightens the confident regions.
     """
 
     def __init__(
@@ -131,12 +137,15 @@ class ClassHead(nn.Module):
         prior: list[float] | None = None,
         prior_weight: float = 0.0,
         chroma: float = 1.0,
+        hue_boost: float = 0.0,
+        hue_power: float = 1.0,
     ):
         super().__init__()
         self.conv = nn.Conv2d(channels, len(class_cells()), 1)
         self.temperature = temperature
         self.prior_weight = prior_weight
         self.chroma = chroma
+        self.hue_boost, self.hue_power = hue_boost, hue_power
         self.register_buffer("centres", class_centres() / ab_scale, persistent=False)
         self.ab_scale = ab_scale
         log_prior = (
@@ -161,6 +170,10 @@ class ClassHead(nn.Module):
             scores = scores - self.prior_weight * self.log_prior[:, None, None]
         p = torch.softmax(scores / self.temperature, dim=1)
         ab = torch.einsum("bqhw,qc->bchw", p, self.centres)
+        if self.hue_boost:
+            mean_chroma = torch.einsum("bqhw,q->bhw", p, self.centres.norm(dim=1))[:, None]
+            agreement = ab.norm(dim=1, keepdim=True) / mean_chroma.clamp_min(1e-6)
+            ab = ab * (1 + self.hue_boost * agreement.clamp(0, 1) ** self.hue_power)
         if self.chroma != 1.0:
             ab = ab * self.chroma
         return ab.to(logits.dtype)

@@ -99,6 +99,8 @@ class EffNetUNet(nn.Module):
         prior_weight: float = 0.0  # alpha: decode p(colour | image) / p(colour)^alpha (see ClassHead)
         class_prior: list[float] | None = None  # the training colours' class frequencies
         chroma_scale: float = 1.0  # decoded colour scaled by this (chosen on validation)
+        hue_boost: float = 0.0  # and by 1 + hue_boost * (hue agreement)^hue_power (see ClassHead)
+        hue_power: float = 1.0
         tune_encoder_blocks: int = 0  # fine-tune the encoder's last N blocks (of 16) and its head
 
     def __init__(self, config: Config | None = None):
@@ -122,6 +124,8 @@ class EffNetUNet(nn.Module):
                 prior=self.config.class_prior,
                 prior_weight=self.config.prior_weight,
                 chroma=self.config.chroma_scale,
+                hue_boost=self.config.hue_boost,
+                hue_power=self.config.hue_power,
             )
             if classes
             else None
