@@ -78,15 +78,20 @@ def prior_from(folders: list[str], fraction: float, sample: int) -> list[float]:
 
 
 @torch.inference_mode()
-def scores_of(model, picture: Picture, render_size: int | None = None):
+def scores_of(model, picture: Picture, render_size: int | None = None, flip: bool = False):
     """What decoding needs: the class logits at the network's resolution, its input shape, and
-    that input's L in Lab units (the guide of edge-aware upsampling)."""
+    that input's L in Lab units (the guide of edge-aware upsampling). ``flip``: the logits
+    averaged with those of the mirrored input, mirrored back (test-time augmentation)."""
     lum = luminance(picture).lum
     size = render_size or model.config.render_size
     norm = normalisation_of(model)
     x = torch.from_numpy(network_input(lum, size, norm))[None, None]
     guide = (x[0, 0].numpy() + norm.l_offset) * norm.l_scale
-    return model(x.contiguous(memory_format=torch.channels_last), logits=True), x.shape[-2:], guide
+    logits = model(x.contiguous(memory_format=torch.channels_last), logits=True)
+    if flip:
+        mirrored = model(x.flip(-1).contiguous(memory_format=torch.channels_last), logits=True)
+        logits = (logits + mirrored.flip(-1)) / 2
+    return logits, x.shape[-2:], guide
 
 
 def decode(model, logits, shape, temperature: float, prior_weight: float) -> np.ndarray:
@@ -125,9 +130,9 @@ def score(
     }
 
 
-def sweep_classes(points, label, model, picture, truth, prior, args, render_size) -> None:
+def sweep_classes(points, label, model, picture, truth, prior, args, render_size, flip=False) -> None:
     """Score every decoding of a classes-head model's one forward pass on ``picture``."""
-    logits, shape, guide = scores_of(model, picture, render_size)
+    logits, shape, guide = scores_of(model, picture, render_size, flip)
     for t in args.temperatures:
         for a in args.prior_weights if prior is not None else (0.0,):
             ab = decode(model, logits, shape, t, a)
@@ -168,6 +173,8 @@ def main() -> None:
     ap.add_argument("--hue-confidence", type=float, nargs="*", default=[],
                     help="also score the chroma scaled by 1 + K * hue confidence (label^K)")  # fmt: skip
     ap.add_argument("--hue-power", type=float, nargs="*", default=[1.0], help="the powers of c to try with K")
+    ap.add_argument("--flip", action="store_true",
+                    help="also score the logits averaged with the mirrored photo's (label+flip)")  # fmt: skip
     ap.add_argument("--render-sizes", type=int, nargs="*", default=[],
                     help="classes-head models rendered at these long sides (label@N) besides their own")  # fmt: skip
     args = ap.parse_args()
@@ -212,7 +219,9 @@ def main() -> None:
                 head.log_prior = torch.log(torch.tensor(own_prior, dtype=torch.float32))
             for size in [model.config.render_size, *args.render_sizes]:
                 name = label if size == model.config.render_size else f"{label}@{size}"
-                sweep_classes(points, name, model, picture, truth, own_prior, args, size)
+                for flip in (False, True) if args.flip else (False,):
+                    tagged = name + ("+flip" if flip else "")
+                    sweep_classes(points, tagged, model, picture, truth, own_prior, args, size, flip)
         print(f"{n + 1}/{len(paths)} {path.name}", file=sys.stderr, flush=True)
     rows = []
     for key, values in points.items():
@@ -269,10 +278,14 @@ def plot(rows: list[dict], path: Path, marks: dict[str, float] | None = None) ->
 
 def replot() -> None:
     """``python scripts/sweep_decoding.py --replot SWEEP.json OUT.png [LABEL=S ...]``: the plot of
-    a finished sweep, with each LABEL's shipped saturation S ringed."""
+    a finished sweep, with each LABEL's shipped saturation S ringed; given LABELs, only their
+    curves (and gray) are drawn."""
     source, out, *marks = sys.argv[2:]
+    rings = {m.split("=")[0]: float(m.split("=")[1]) for m in marks}
     rows = json.loads(Path(source).read_text())["points"]
-    plot(rows, Path(out), {m.split("=")[0]: float(m.split("=")[1]) for m in marks})
+    if rings:
+        rows = [r for r in rows if r["model"] == "gray" or r["model"].partition("*")[0] in rings]
+    plot(rows, Path(out), rings)
 
 
 if __name__ == "__main__":
