@@ -23,12 +23,12 @@ from bwcolor.decode import read_image
 from bwcolor.inputs import expand_inputs
 from bwcolor.pixels import Picture
 
-HEIGHT = 220  # pixels of each picture on the sheet
+HEIGHT = 220  # pixels of each picture on the sheet, unless --height says otherwise
 
 
-def shrink(rgb: np.ndarray) -> np.ndarray:
+def shrink(rgb: np.ndarray, height: int = HEIGHT) -> np.ndarray:
     h, w = rgb.shape[:2]
-    return cv2.resize(rgb, (round(w * HEIGHT / h), HEIGHT), interpolation=cv2.INTER_AREA)
+    return cv2.resize(rgb, (round(w * height / h), height), interpolation=cv2.INTER_AREA)
 
 
 def label(img: np.ndarray, text: str) -> np.ndarray:
@@ -37,17 +37,17 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def cell(path: Path, models: dict) -> np.ndarray:
+def cell(path: Path, models: dict, height: int = HEIGHT) -> np.ndarray:
     picture = read_image(path)
     gray = picture.pixels if picture.pixels.ndim == 2 else cv2.cvtColor(picture.pixels, cv2.COLOR_RGB2GRAY)
     if gray.dtype != np.uint8:
         gray = (gray.astype(np.float32) / 257).astype(np.uint8)
-    panels = [label(shrink(np.dstack([gray] * 3)), path.stem[:34])]
+    panels = [label(shrink(np.dstack([gray] * 3), height), path.stem[:34])]
     for name, model in models.items():
         rgb = colorize_rgb(
             model, Picture(gray), saturation=getattr(model, "sheet_saturation", 1.0), dtype=np.uint8
         )
-        panels.append(label(shrink(rgb), name))
+        panels.append(label(shrink(rgb, height), name))
     return np.hstack([np.pad(p, ((0, 0), (0, 4), (0, 0)), constant_values=255) for p in panels])
 
 
@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("models", nargs="+")
     ap.add_argument("--per-row", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--height", type=int, default=HEIGHT, help="pixels of each picture on the sheet")
     args = ap.parse_args()
     models = {}
     for spec in args.models:
@@ -69,7 +70,7 @@ def main() -> None:
             models[name].head.temperature = float(temperature)
         models[name].sheet_saturation = float(saturation or 1.0)
     sources, _ = expand_inputs([args.photos])
-    cells = [cell(s.path, models) for s in sources[: args.limit]]
+    cells = [cell(s.path, models, args.height) for s in sources[: args.limit]]
     width = max(c.shape[1] for c in cells)
     cells = [np.pad(c, ((0, 6), (0, width - c.shape[1]), (0, 0)), constant_values=255) for c in cells]
     rows = [np.hstack(cells[i : i + args.per_row]) for i in range(0, len(cells), args.per_row)]
