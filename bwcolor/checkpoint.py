@@ -130,6 +130,10 @@ def header_problem(header: dict[str, Any]) -> str | None:
     return config_problem(header["model"], header["config"])
 
 
+#: Decoding settings a header may hold: (key, low, high, whether low itself is allowed).
+DECODING_RANGES = (("chroma_scale", 0, 4, True), ("hue_boost", 0, 4, True), ("hue_power", 0, 16, False))
+
+
 def config_problem(model: str, config: dict[str, Any]) -> str | None:
     """A config value of the wrong type or out of range for ``model``'s Config, or None."""
     from dataclasses import MISSING, fields
@@ -162,14 +166,12 @@ def config_problem(model: str, config: dict[str, Any]) -> str | None:
     temperature = config.get("temperature")
     if temperature is not None and not temperature > 0:
         return f"config temperature={temperature!r} is not positive"
-    chroma = config.get("chroma_scale")
-    if chroma is not None and not 0 <= chroma <= 4:
-        return f"config chroma_scale={chroma!r} is not between 0 and 4"
-    boost, power = config.get("hue_boost"), config.get("hue_power")
-    if boost is not None and not 0 <= boost <= 4:
-        return f"config hue_boost={boost!r} is not between 0 and 4"
-    if power is not None and not 0 < power <= 16:
-        return f"config hue_power={power!r} is not between 0 and 16"
+    for key, low, high, low_allowed in DECODING_RANGES:
+        value = config.get(key)
+        if value is None:
+            continue
+        if not ((low <= value if low_allowed else low < value) and value <= high):
+            return f"config {key}={value!r} is not between {low} and {high}"
     return None
 
 
