@@ -266,7 +266,12 @@ def _config_for_resume(resume: Path, saved: dict, overrides: dict[str, Any]) -> 
     Outputs go next to the checkpoint given (never to a path read from the file), and the cache
     where this command says; any other option that differs from the saved run is refused.
     """
-    changed = sorted(k for k, v in overrides.items() if k not in RESUMABLE_OPTIONS and saved.get(k) != v)
+    output = resume.with_name(resume.name.removesuffix(".last.safetensors") + ".safetensors")
+    changed = sorted(
+        k
+        for k, v in overrides.items()
+        if k not in RESUMABLE_OPTIONS and not _same_option(k, saved, v, output)
+    )
     if changed:
         names = ", ".join("--" + k.replace("_", "-") for k in changed)
         allowed_names = ", ".join("--" + k.replace("_", "-") for k in RESUMABLE_OPTIONS)
@@ -276,9 +281,22 @@ def _config_for_resume(resume: Path, saved: dict, overrides: dict[str, Any]) -> 
         )
     allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_OPTIONS}
     allowed.setdefault("cache_dir", str(dataset.default_cache()))
-    output = resume.with_name(resume.name.removesuffix(".last.safetensors") + ".safetensors")
     known = set(TrainConfig.__dataclass_fields__)
     return TrainConfig(**{**{k: v for k, v in saved.items() if k in known}, **allowed, "output": str(output)})
+
+
+def _same_option(key: str, saved: dict, given: Any, output: Path) -> bool:
+    """Whether an option given with --resume says what the saved run said: paths are compared as
+    the files they name (``../data`` and ``/work/data`` are one folder; ``-o`` is the folder or
+    file the resumed run writes to, beside its checkpoint)."""
+    if key == "output":
+        given = Path(given)
+        if given.suffix != ".safetensors":
+            given = given / f"{saved.get('model')}.safetensors"
+        return given.absolute() == output.absolute()
+    if key == "data" and given is not None and saved.get("data") is not None:
+        return [os.path.abspath(d) for d in given] == [os.path.abspath(d) for d in saved["data"]]
+    return saved.get(key) == given
 
 
 def output_paths(output: Path) -> dict[str, Path]:

@@ -159,6 +159,23 @@ def test_resume_through_the_cli_names_the_refused_options(tmp_path, cli):
     assert "epoch 2:" in res.stderr
 
 
+def test_resume_accepts_the_saved_command_repeated_with_paths_spelt_otherwise(tmp_path, cli, monkeypatch):
+    """Repeating the first command with --resume added must work: the data and -o name the same
+    files (relative or absolute, the folder or the file), so nothing is refused."""
+    data = learnable_images(tmp_path / "data", n=8)
+    first = train(config(tmp_path, data, epochs=1, output=str(tmp_path / "out" / "baseline.safetensors")))
+    monkeypatch.chdir(tmp_path)
+    res = cli(
+        "train", "data", "--resume", first["last"], "-o", "out", "-m", "baseline", "--epochs", "2",
+        "-q", "--cache-dir", tmp_path / "cache",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "epoch 2:" in res.stderr
+    res = cli("train", "other", "--resume", first["last"], "-o", "elsewhere", "--epochs", "2")
+    assert res.exit_code == 2
+    assert "--data, --output cannot change" in res.stderr
+
+
 def test_max_per_source_balances_each_epoch_and_sees_every_image_over_epochs(tmp_path):
     big = learnable_images(tmp_path / "big", n=30)
     small = learnable_images(tmp_path / "small", n=5, seed=7)
