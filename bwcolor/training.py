@@ -763,6 +763,7 @@ def _plot(history: list[dict], path: Path, gray_loss: float | None = None, class
     For the classes head, a second panel shows the validation MSE of the decoded ab.
     """
     from matplotlib.figure import Figure  # no pyplot: the caller's matplotlib backend is left alone
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
     fig = Figure(figsize=(11 if classes else 6, 4), dpi=100)
@@ -784,6 +785,7 @@ def _plot(history: list[dict], path: Path, gray_loss: float | None = None, class
         ax_mse.axhline(gray_loss, color="gray", linestyle="--", label="validation, gray (a=b=0)")
     for a in axes[0]:
         a.set_xlabel("epoch")
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.2
         a.grid(alpha=0.3)
         a.legend()
     fig.tight_layout()
