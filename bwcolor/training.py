@@ -285,15 +285,19 @@ def _config_for_resume(resume: Path, saved: dict, overrides: dict[str, Any]) -> 
     return TrainConfig(**{**{k: v for k, v in saved.items() if k in known}, **allowed, "output": str(output)})
 
 
+def best_checkpoint_path(output: str | Path, model: str) -> Path:
+    """Where ``-o`` puts the best checkpoint: the .safetensors file it names, or MODEL.safetensors
+    in the folder it names."""
+    output = Path(output)
+    return output if output.name.endswith(".safetensors") else output / f"{model}.safetensors"
+
+
 def _same_option(key: str, saved: dict, given: Any, output: Path) -> bool:
     """Whether an option given with --resume says what the saved run said: paths are compared as
     the files they name (``../data`` and ``/work/data`` are one folder; ``-o`` is the folder or
     file the resumed run writes to, beside its checkpoint)."""
     if key == "output":
-        given = Path(given)
-        if given.suffix != ".safetensors":
-            given = given / f"{saved.get('model')}.safetensors"
-        return given.absolute() == output.absolute()
+        return best_checkpoint_path(given, saved.get("model")).absolute() == output.absolute()
     if key == "data" and given is not None and saved.get("data") is not None:
         return [os.path.abspath(d) for d in given] == [os.path.abspath(d) for d in saved["data"]]
     return saved.get(key) == given
@@ -413,7 +417,7 @@ def _start(config: TrainConfig | None, resume: str | Path | None, overrides: dic
                 raise UsageError(
                     f"-o {cfg.output}: exists and is not a folder (give a folder, or a .safetensors file name)"
                 )
-            cfg.output = str(Path(cfg.output) / f"{cfg.model}.safetensors")
+            cfg.output = str(best_checkpoint_path(cfg.output, cfg.model))
         return cfg, TrainState(), None
     resume = Path(resume)
     header, tensors = read_checkpoint(resume)
