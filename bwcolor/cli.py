@@ -510,6 +510,15 @@ def train(
             "not only the decoder; slower, for large data.",
         ),
     ] = 0,
+    hint_inputs: Annotated[
+        bool,
+        typer.Option(
+            "--hint-inputs",
+            help="effnet_unet: give the network colour-hint inputs (known colours at a few places, "
+            "as `colorize --hints` gives them) and train them on random hints from each photo's own "
+            "colours; with no hints it colours on its own.",
+        ),
+    ] = False,
     init_from: Annotated[
         str | None,
         typer.Option(
@@ -521,7 +530,8 @@ def train(
     precision: Annotated[
         str,
         typer.Option(
-            help="Arithmetic of the forward passes: fp32, or bf16 by autocast; auto: bf16 on a GPU, fp32 on a CPU."
+            help="Arithmetic of the forward passes: fp32, or bf16 by autocast; auto: bf16 on a GPU and "
+            "on CPUs that compute in bf16 natively (AMX or AVX-512 BF16), fp32 elsewhere."
         ),
     ] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the per-epoch lines.")] = False,
@@ -595,6 +605,10 @@ def train(
             val_text = f"{r['val_loss']:.5f}" if r["val_loss"] is not None else "n/a"
             if r.get("val_mse") is not None and r["val_mse"] != r["val_loss"]:
                 val_text += f"  val MSE {r['val_mse']:.5f}"
+            if r.get("val_ciede2000") is not None:
+                val_text += f"  val CIEDE2000 {r['val_ciede2000']:.2f}"
+            if r.get("val_loss_hints") is not None:
+                val_text += f"  val with hints {r['val_loss_hints']:.5f}"
             progress.console.print(
                 f"epoch {r['epoch']}: train {r['train_loss']:.5f}  val {val_text}  lr {r['lr']:.2e}  "
                 f"{r['images_per_second']} img/s  {r['seconds']:.0f} s"
@@ -625,7 +639,7 @@ def train(
                     val_fraction=val_fraction,
                     val=list(val) if val else None, max_images=max_images, max_per_source=max_per_source,
                     val_limit=val_limit, checkpoint_minutes=checkpoint_minutes, precision=precision,
-                    init_from=init_from, tune_encoder_blocks=tune_encoder_blocks,
+                    init_from=init_from, tune_encoder_blocks=tune_encoder_blocks, hint_inputs=hint_inputs,
                     cache_dir=str(cache_dir or dataset.default_cache()), device=device, workers=workers,
                 )  # fmt: skip
                 result = run_training(cfg, on_event=on_event)

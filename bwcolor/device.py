@@ -54,6 +54,17 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return name
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bf16 natively: a GPU, or a CPU with AMX or AVX-512 BF16
+    (on other CPUs bf16 is emulated, slower than fp32)."""
+    if device.type != "cpu":
+        return device.type == "cuda"
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # a torch without these probes
+        return False
+
+
 def autocast(precision: str, device: torch.device):
     """The context a forward pass at ``precision`` runs in (autocast; none for fp32)."""
     return torch.autocast(device.type, DTYPES[precision], enabled=precision != "fp32")

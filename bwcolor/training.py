@@ -2,7 +2,8 @@
 
 The loss is the model's: MSE on normalised ab (the paper's networks) or, with a classes head,
 cross-entropy over ab classes (see :mod:`bwcolor.models.colour_classes`). AdamW with a warm-up +
-cosine learning-rate schedule; channels_last, and bf16 autocast on CUDA. Photos come through
+cosine learning-rate schedule; channels_last, and bf16 autocast where the device computes in
+bf16 natively (CUDA; CPUs with AMX or AVX-512 BF16). Photos come through
 :mod:`bwcolor.dataset`'s cache a batch at a time; whatever else a model needs (fusion's cached
 backbone embeddings, effnet_unet's colour prior) comes from its training hooks
 (:mod:`bwcolor.models.hooks`): the :class:`Trainer` knows no particular model.
@@ -35,7 +36,7 @@ import torch.nn.functional as F
 
 from bwcolor import dataset, distributed
 from bwcolor.checkpoint import is_checkpoint, load_model, model_state, read_checkpoint, save_checkpoint
-from bwcolor.device import environment, resolve_device
+from bwcolor.device import environment, native_bf16, resolve_device
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.inputs import expand_inputs
 from bwcolor.lab import SIZE_MULTIPLE, Normalisation
@@ -104,9 +105,10 @@ class TrainConfig:
     device: str = "auto"
     workers: int = 2
     checkpoint_minutes: float = 10.0  # the resumable checkpoint is also saved this often mid-epoch
-    precision: str = "auto"  # forward passes: "fp32", or "bf16" by autocast; auto: bf16 on CUDA only
+    precision: str = "auto"  # forward passes: "fp32", or "bf16" by autocast; auto: bf16 where native
     init_from: str | None = None  # start from this checkpoint's weights (fine-tuning), not at random
     tune_encoder_blocks: int = 0  # effnet_unet: also train the encoder's last N blocks
+    hint_inputs: bool = False  # effnet_unet: take colour hints, trained on random ones (models.hints)
 
     def check(self) -> None:
         trainable = [m for m in list_models() if m != "gray"]
@@ -119,6 +121,8 @@ class TrainConfig:
         tunable = "tune_encoder_blocks" in model_class(self.model).Config.__dataclass_fields__
         if self.tune_encoder_blocks and not tunable:
             raise UsageError(f"--tune-encoder-blocks is for effnet_unet, not {self.model}")
+        if self.hint_inputs and "hint_inputs" not in model_class(self.model).Config.__dataclass_fields__:
+            raise UsageError(f"--hint-inputs is for effnet_unet, not {self.model}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise UsageError(f"--precision must be auto, fp32 or bf16 for training, not {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -169,6 +173,7 @@ def _build_model(cfg: TrainConfig, from_data: dict[str, Any] | None = None):
         "embedding_dropout": cfg.embedding_dropout,
         "head": cfg.head,
         "tune_encoder_blocks": cfg.tune_encoder_blocks or None,
+        "hint_inputs": cfg.hint_inputs or None,
         **(from_data or {}),
     }
     options = {k: v for k, v in wanted.items() if k in known and v is not None}
@@ -374,6 +379,9 @@ def _load_data(cfg: TrainConfig, emit, main: bool, resumed: bool = False):
     return train_set, val_set, data
 
 
+#: Seeds the random hints of validation (with the run's seed and the batch), the same each epoch.
+VALIDATION_HINTS_KEY = 7919
+
 #: Training photos that decide data-dependent config (e.g. the colour prior), drawn as an epoch is.
 DATA_SAMPLE = 3000
 
@@ -399,8 +407,10 @@ def _init_from(model: torch.nn.Module, cfg: TrainConfig) -> None:
         raise UsageError(f"--init-from {cfg.init_from}: a {source.model_name} checkpoint, not {cfg.model}")
     mine, theirs = model_state(model), model_state(source)
     # A run may tune more of a pretrained encoder than its source did: those weights are the
-    # encoder's own; every other weight must be the source's, in the same shape.
-    unmatched = [k for k in mine if k not in theirs and not k.startswith("encoder.")]
+    # encoder's own; new inputs (colour hints) start neutral; every other weight must be the
+    # source's, in the same shape.
+    own = ("encoder.", *getattr(model, "neutral_weights", ()))
+    unmatched = [k for k in mine if k not in theirs and not k.startswith(own)]
     if unmatched or any(k not in mine or mine[k].shape != v.shape for k, v in theirs.items()):
         raise UsageError(
             f"--init-from {cfg.init_from}: its weights do not fit this {cfg.model} (another head?)"
@@ -521,7 +531,7 @@ class Trainer:
             weights = rebalance_weights(self.train_set.images, cfg.rebalance, self.norm.ab_scale)
             self.bin_weights = weights.to(device)
         self.classes = getattr(self.model.config, "head", "regression") == "classes"
-        self.autocast = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+        self.autocast = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16(device))
         self.meta = {
             "train_config": asdict(cfg),
             "data": self.data.to_dict(),
@@ -534,31 +544,41 @@ class Trainer:
     def loss_name(self) -> str:
         return "cross-entropy over ab classes" if self.classes else "MSE on normalised ab"
 
-    def forward(self, lum: torch.Tensor, cond, logits: bool = False, training: bool = False) -> torch.Tensor:
+    def forward(
+        self, lum: torch.Tensor, cond, logits: bool = False, training: bool = False, hints=None
+    ) -> torch.Tensor:
         module = self.net if training else self.model  # DDP's wrapper where gradients are synchronised
         lum = lum.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         extra = {"logits": True} if logits else {}
+        if hints is not None:
+            extra["hints"] = hints.to(self.device, non_blocking=True)
         if torch.is_tensor(cond):
             cond = cond.to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             pred = module(lum, cond, **extra) if cond is not None else module(lum, **extra)
         return pred.float()
 
-    def loss(self, lum: torch.Tensor, cond, ab: torch.Tensor, training: bool = False) -> torch.Tensor:
+    def loss(
+        self, lum: torch.Tensor, cond, ab: torch.Tensor, training: bool = False, hints=None
+    ) -> torch.Tensor:
         """Per-pixel loss of a batch: squared ab error, or the classes head's cross-entropy."""
         if self.classes:
             return class_loss(
-                self.forward(lum, cond, True, training), ab, self.norm.ab_scale, self.bin_weights
+                self.forward(lum, cond, True, training, hints), ab, self.norm.ab_scale, self.bin_weights
             )
-        err = (self.forward(lum, cond, training=training) - ab).pow(2).mean(1)
+        err = (self.forward(lum, cond, training=training, hints=hints) - ab).pow(2).mean(1)
         return err if self.bin_weights is None else err * self.bin_weights[grid_cell(ab, self.norm.ab_scale)]
 
-    def validate(self) -> tuple[float | None, float | None]:
-        """Validation loss (the training loss, unweighted) and the MSE of the predicted ab."""
+    def validate(self) -> dict[str, float | None]:
+        """Validation scores of the automatic colour (no hints): the loss (the training loss,
+        unweighted), the MSE of the predicted ab, and the mean CIEDE2000 of the decoded colour
+        (the model's own decoding, so a fixed one through a run); for a model that takes hints,
+        also the loss with random hints (the same ones at every validation)."""
+        scores: dict[str, float | None] = {"loss": None, "mse": None, "ciede2000": None}
         if self.val_l is None:
-            return None, None
+            return scores
         self.model.eval()
-        loss = mse = 0.0
+        sums = {"loss": 0.0, "mse": 0.0, "ciede2000": 0.0, "loss_hints": 0.0}
         with torch.no_grad():
             for s in range(0, len(self.val_l), 32):
                 rows = np.arange(s, min(s + 32, len(self.val_l)))
@@ -567,10 +587,23 @@ class Trainer:
                     torch.from_numpy(self.val_l[rows]),
                     torch.from_numpy(self.val_ab[rows]).to(self.device),
                 )
-                mse += F.mse_loss(self.forward(lum, cond), ab).item() * len(lum)
-                loss += self.loss(lum, cond, ab).mean().item() * len(lum) if self.classes else 0.0
+                pred = self.forward(lum, cond)
+                sums["mse"] += F.mse_loss(pred, ab).item() * len(lum)
+                sums["ciede2000"] += _ciede2000(lum, pred.cpu(), ab.cpu(), self.norm) * len(lum)
+                if self.classes:
+                    sums["loss"] += self.loss(lum, cond, ab).mean().item() * len(lum)
+                rng = np.random.default_rng([self.cfg.seed, VALIDATION_HINTS_KEY, s])
+                hints = self.hooks.hints(self.model, self.val_ab[rows], rng)
+                if hints is not None:
+                    hinted = self.loss(lum, cond, ab, hints=torch.from_numpy(hints))
+                    sums["loss_hints"] += hinted.mean().item() * len(lum)
         self.model.train()
-        return (loss if self.classes else mse) / len(self.val_l), mse / len(self.val_l)
+        n = len(self.val_l)
+        scores = {k: v / n for k, v in sums.items()}
+        scores["loss"] = scores["loss"] if self.classes else scores["mse"]
+        if not getattr(self.model.config, "hint_inputs", False):
+            del scores["loss_hints"]
+        return scores
 
     def make_batch(self, epoch: int, k: int, order: np.ndarray):
         """This process's share of global batch ``k`` of ``epoch``, and the global batch's size.
@@ -584,7 +617,9 @@ class Trainer:
         mine = self.procs.shard(len(idx))
         lum, ab, flips = dataset.training_batch(self.train_set.images, idx, cfg.image_size, rng, self.norm)
         cond = self.hooks.condition(idx[mine], flips[mine].astype(int))
-        return torch.from_numpy(lum[mine]), torch.from_numpy(ab[mine]), cond, len(idx)
+        hints = self.hooks.hints(self.model, ab, rng)
+        hints = None if hints is None else torch.from_numpy(hints[mine])
+        return torch.from_numpy(lum[mine]), torch.from_numpy(ab[mine]), cond, hints, len(idx)
 
     def save_last(self) -> None:
         if not self.procs.main:
@@ -594,10 +629,10 @@ class Trainer:
         meta = {**self.meta, "train_state": asdict(self.state), "optimizer": opt_info}
         save_checkpoint(self.model, self.paths["last"], self.norm, meta, extra)
 
-    def step(self, lum, ab, cond, n: int) -> float:
+    def step(self, lum, ab, cond, n: int, hints=None) -> float:
         """One optimisation step on this process's share of a global batch of ``n``; returns
         the global batch's summed loss."""
-        mean = self.loss(lum, cond, ab.to(self.device), training=True).mean()
+        mean = self.loss(lum, cond, ab.to(self.device), training=True, hints=hints).mean()
         # Weighted so that DDP's average of the processes' gradients is the gradient of the
         # global batch's mean loss, whatever the shard sizes.
         loss = mean * (len(lum) * self.procs.world / n)
@@ -625,10 +660,10 @@ class Trainer:
         try:
             while state.batch < self.steps_per_epoch:
                 k = state.batch
-                lum, ab, cond, n = pending.pop(k).result()
+                lum, ab, cond, hints, n = pending.pop(k).result()
                 if k + ahead < self.steps_per_epoch:
                     pending[k + ahead] = pool.submit(self.make_batch, epoch, k + ahead, order)
-                batch_sum = self.step(lum, ab, cond, n)
+                batch_sum = self.step(lum, ab, cond, n, hints)
                 state.batch, state.step = k + 1, state.step + 1
                 state.epoch_loss += batch_sum
                 state.epoch_images += n
@@ -654,12 +689,17 @@ class Trainer:
     def end_epoch(self) -> bool:
         """Validate, log, keep the best checkpoint and save the resumable one; whether to go on."""
         state = self.state
-        val_loss, val_mse = self.validate()
+        scores = self.validate()
+        val_loss = scores["loss"]
+        seen_before = state.history[-1].get("images", 0) if state.history else 0
         record = {
             "epoch": state.epoch + 1,
+            "images": seen_before + state.epoch_images,
             "train_loss": state.epoch_loss / max(1, state.epoch_images),
             "val_loss": val_loss,
-            "val_mse": val_mse,
+            "val_mse": scores["mse"],
+            "val_ciede2000": scores["ciede2000"],
+            **({"val_loss_hints": scores["loss_hints"]} if "loss_hints" in scores else {}),
             "gray_val_mse": self.gray_val,
             "lr": self.opt.param_groups[0]["lr"],
             "seconds": round(state.epoch_seconds, 2),
@@ -746,6 +786,22 @@ def train(
         "seconds": state.seconds,
         "loss_name": run.loss_name,
     }
+
+
+def _ciede2000(lum: torch.Tensor, pred: torch.Tensor, ab: torch.Tensor, norm: Normalisation) -> float:
+    """Mean CIEDE2000 between predicted and true normalised ab over a batch of crops, both shown
+    as sRGB (out-of-gamut colour clipped, as an output file would be)."""
+    from bwcolor import lab, metrics
+
+    lightness = ((lum.numpy()[:, 0] + norm.l_offset) * norm.l_scale).astype(np.float32)
+    total = 0.0
+    for i, light in enumerate(lightness):
+        shown = []
+        for colour in (pred[i].numpy(), ab[i].numpy()):
+            lab_image = np.dstack([light, *(colour * norm.ab_scale)])
+            shown.append(lab.rgb_to_lab(lab.lab_to_rgb(lab_image)))
+        total += float(metrics.ciede2000(*shown).mean())
+    return total / len(lightness)
 
 
 def _add_time(state: TrainState, t0: float) -> float:

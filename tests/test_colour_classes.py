@@ -30,13 +30,32 @@ def test_classes_cover_the_srgb_gamut_and_nothing_far_outside():
 
 
 def test_soft_encoding_weights_the_nearest_classes():
-    ab = torch.tensor([[[[30.0]], [[-42.0]]]]) / SCALE  # (1, 2, 1, 1)
+    ab = torch.tensor([[[[32.0]], [[-42.0]]]]) / SCALE  # (1, 2, 1, 1)
     idx, w = soft_encode(ab, SCALE)
     assert idx.shape == w.shape == (1, 5, 1, 1)
     assert torch.allclose(w.sum(1), torch.ones(1, 1, 1))
     nearest = class_centres()[idx[0, 0, 0, 0]]
-    assert torch.equal(nearest, torch.tensor([35.0, -45.0]))  # the cell holding (30, -42)
+    assert torch.equal(nearest, torch.tensor([35.0, -45.0]))  # the cell holding (32, -42)
     assert (w[0, 0] >= w[0, 1:]).all()
+
+
+def test_soft_encoding_finds_what_a_search_of_every_class_finds():
+    """The candidate table gives the classes and weights of the plain search, in and out of gamut."""
+    gen = torch.Generator().manual_seed(3)
+    ab = (torch.rand(2, 2, 48, 48, generator=gen) * 2 - 1) * 1.05  # beyond [-110, 110] too
+    ab[0] *= 0.5  # and many ordinary colours
+    idx, w = soft_encode(ab, SCALE)
+    pixels = ab.permute(0, 2, 3, 1).reshape(-1, 2) * SCALE
+    dist2 = torch.cdist(pixels.double(), class_centres().double()).square()
+    near, want = dist2.topk(5, dim=1, largest=False)
+    got = idx.permute(0, 2, 3, 1).reshape(-1, 5)
+    got_d2 = dist2.gather(1, got)
+    # the same distances (ties may pick either of two equidistant classes), the same weights
+    assert torch.allclose(got_d2.sort(1).values, near, atol=1e-3)
+    want_w = torch.softmax(-near / (2 * 5.0**2), 1).float()
+    assert torch.allclose(
+        w.permute(0, 2, 3, 1).reshape(-1, 5).sort(1).values, want_w.sort(1).values, atol=1e-4
+    )
 
 
 def test_annealed_mean_lies_between_the_mean_and_the_mode():

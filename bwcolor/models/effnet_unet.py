@@ -13,6 +13,10 @@ skin, and only the decoder is trained:
 * Head at H/4: ab classes decoded by the annealed mean (default, see
   :mod:`bwcolor.models.colour_classes`), or ab with tanh (``head="regression"``), then bilinear
   upsampling to the input size.
+* Colour hints (``hint_inputs``, see :mod:`bwcolor.models.hints`): known ab values and their
+  mask, brought to each scale by a :class:`~bwcolor.models.hints.HintEncoder` and added to the
+  first convolution of that scale's decoder block (at H/32, to the fusion). Without hints the
+  network is the one without these inputs.
 
 Because the encoder is frozen, training computes its features once per view of each image and
 caches them (see :mod:`bwcolor.training`). Works for any input size (multiples of 8).
@@ -31,6 +35,7 @@ from bwcolor.models import register_model
 from bwcolor.models.backbones import EMBEDDING_DIM, EfficientNetLite0
 from bwcolor.models.colour_classes import ClassHead, class_prior
 from bwcolor.models.fusion import conv_relu, gray_from_lum
+from bwcolor.models.hints import HintEncoder, no_hints, random_hints
 from bwcolor.models.hooks import TrainingHooks
 
 #: Encoder blocks whose outputs are the skip features: H/4, H/8, H/16, H/32.
@@ -102,6 +107,7 @@ class EffNetUNet(nn.Module):
         hue_boost: float = 0.0  # and by 1 + hue_boost * (hue agreement)^hue_power (see ClassHead)
         hue_power: float = 1.0
         tune_encoder_blocks: int = 0  # fine-tune the encoder's last N blocks (of 16) and its head
+        hint_inputs: bool = False  # take colour hints (ab and mask) besides L (bwcolor.models.hints)
 
     def __init__(self, config: Config | None = None):
         super().__init__()
@@ -131,6 +137,9 @@ class EffNetUNet(nn.Module):
             else None
         )
         self.regress = None if classes else nn.Sequential(nn.Conv2d(64, 2, 3, padding=1), nn.Tanh())
+        self.hint_encoders = (
+            nn.ModuleList(HintEncoder(c) for c in (256, 192, 128, 64)) if self.config.hint_inputs else None
+        )
         # built last: the decoder's initialisation does not depend on it
         self.encoder = PyramidEncoder(self.config.tune_encoder_blocks)
 
@@ -139,21 +148,30 @@ class EffNetUNet(nn.Module):
         return self.encoder.pyramid(gray_from_lum(lum, self.normalisation))
 
     def forward(
-        self, lum: torch.Tensor, features: tuple[torch.Tensor, ...] | None = None, logits: bool = False
+        self,
+        lum: torch.Tensor,
+        features: tuple[torch.Tensor, ...] | None = None,
+        logits: bool = False,
+        hints: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Normalised L (B, 1, H, W) -> normalised ab (B, 2, H, W); class logits at H/4 if ``logits``."""
+        """Normalised L (B, 1, H, W) -> normalised ab (B, 2, H, W); class logits at H/4 if ``logits``.
+
+        ``hints`` (B, 3, H, W): known normalised ab and their mask (models with ``hint_inputs``).
+        """
         h, w = lum.shape[-2:]
         if features is None and min(h, w) < MIN_SIDE:  # e.g. a panorama's 8-pixel short side
             pad = (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h))
-            out = self.forward(F.pad(lum, pad, mode="replicate"), logits=logits)
+            hints = None if hints is None else F.pad(hints, pad)
+            out = self.forward(F.pad(lum, pad, mode="replicate"), logits=logits, hints=hints)
             return out if logits else out[..., :h, :w]
         f4, f8, f16, f32, embedding = features if features is not None else self.features(lum)
-        x = F.relu(self.fuse_local(f32) + self.fuse_global(embedding)[:, :, None, None])
-        x = self.dec32(x)
-        x = self.dec16(torch.cat([_up_to(x, f16), f16], 1))
-        x = self.dec8(torch.cat([_up_to(x, f8), f8], 1))
+        hint = self._hint_features(hints)
+        x = self.fuse_local(f32) + self.fuse_global(embedding)[:, :, None, None]
+        x = self.dec32(F.relu(hint(0, x)))
+        x = _block(self.dec16, torch.cat([_up_to(x, f16), f16], 1), hint, 1)
+        x = _block(self.dec8, torch.cat([_up_to(x, f8), f8], 1), hint, 2)
         small_l = F.interpolate(lum, size=f4.shape[-2:], mode="area")
-        x = self.dec4(torch.cat([_up_to(x, f4), f4, small_l], 1))
+        x = _block(self.dec4, torch.cat([_up_to(x, f4), f4, small_l], 1), hint, 3)
         if self.head is None:
             ab = self.regress(x)
         else:
@@ -163,10 +181,26 @@ class EffNetUNet(nn.Module):
             ab = self.head.decode(scores)
         return F.interpolate(ab, size=lum.shape[-2:], mode="bilinear", align_corners=False)
 
+    def _hint_features(self, hints: torch.Tensor | None):
+        """``add(level, x)``: x plus the hints' features at decoder level ``level`` (0: H/32)."""
+        if hints is not None and self.hint_encoders is None:
+            raise ValueError("this effnet_unet takes no colour hints (its config has hint_inputs false)")
+        if no_hints(hints):
+            return lambda level, x: x
+        return lambda level, x: x + self.hint_encoders[level](hints, x.shape[-2:]).to(x.dtype)
+
+    #: Weights a checkpoint without them (``--init-from``) leaves at their neutral start.
+    neutral_weights = ("hint_encoders.",)
+
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """Weights saved in checkpoints: everything but the frozen part of the encoder."""
         tuned = {f"encoder.{n}" for n in self.encoder.tuned_names()}
         return {k: v for k, v in self.state_dict().items() if not k.startswith("encoder.") or k in tuned}
+
+
+def _block(block: nn.Sequential, x: torch.Tensor, hint, level: int) -> torch.Tensor:
+    """A decoder block with the hints' features added after its first convolution."""
+    return block[1:](hint(level, block[0](x)))
 
 
 def _up_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -192,6 +226,11 @@ class EffNetUNetTraining(TrainingHooks):
         decoder = [p for p in model.parameters() if p.requires_grad and id(p) not in tuned]
         groups = [{"params": decoder, "lr": lr}]
         return groups + ([{"params": encoder, "lr": lr * ENCODER_LR_SCALE}] if encoder else [])
+
+    def hints(self, model, ab, rng):
+        """Random hints from each crop's own colours (half the crops get none), if the model
+        takes hints."""
+        return random_hints(ab, rng) if model.config.hint_inputs else None
 
 
 EffNetUNet.training_hooks = EffNetUNetTraining

@@ -41,3 +41,8 @@ class TrainingHooks:
         """What the model's forward pass takes besides L for these images (``flips``: which
         crops were mirrored), or None."""
         return None
+
+    def hints(self, model: torch.nn.Module, ab: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+        """Colour hints for a batch of crops whose true normalised ab is ``ab`` (B, 2, H, W),
+        drawn with ``rng``, for models that take them (see :mod:`bwcolor.models.hints`); or None."""
+        return None
