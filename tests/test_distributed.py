@@ -17,7 +17,7 @@ LR = 3e-3
 def args(root, out):
     return ["train", root / "data", "--val", root / "val", "-m", "baseline", "--epochs", "2",
             "--image-size", "32", "--batch-size", "4", "--lr", str(LR), "--cache-dir", root / "cache",
-            "--device", "cpu", "--workers", "1", "-q", "-o", out]  # fmt: skip
+            "--device", "cpu", "--precision", "fp32", "--workers", "1", "-q", "-o", out]  # fmt: skip
 
 
 def run(*argv, processes=1):
@@ -112,7 +112,7 @@ def test_resume_with_another_number_of_processes(one_process):
     with pytest.raises(TrainingInterrupted):
         train(
             data=[str(root / "data")], val=[str(root / "val")], model="baseline", epochs=2, image_size=32,
-            batch_size=4, lr=LR, cache_dir=str(root / "cache"), device="cpu", workers=1, output=str(out),
+            batch_size=4, lr=LR, cache_dir=str(root / "cache"), device="cpu", precision="fp32", workers=1, output=str(out),
             on_event=stop_after_4_batches,
         )  # fmt: skip
     run("train", "--resume", out.with_name("m.last.safetensors"), "--device", "cpu", "-q", processes=2)
