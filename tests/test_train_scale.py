@@ -239,6 +239,13 @@ def test_memory_does_not_grow_with_the_number_of_photos(tmp_path):
         write(folder / f"{i:04d}.png", rng.integers(0, 255, (40, 40, 3), np.uint8))
     files = [dataset.DataFile(p, "many") for p in sorted(folder.iterdir())]
     held = 2000 * 40 * 40 * 3  # bytes of the photos, decoded (uint8): 9.6 MB
+    import gc
+    import threading
+
+    for thread in threading.enumerate():  # earlier tests' threads, still ending, are not this test's
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(timeout=10)
+    gc.collect()
     tracemalloc.start()
     try:
         train_set, _, summary = dataset.load_images(files, 40, tmp_path / "cache", 0.0)
