@@ -18,22 +18,32 @@ TEMP_SUFFIX = ".bwcolor-tmp"
 _HOST = socket.gethostname().replace(".", "_")
 
 
-def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None], durable: bool = True) -> None:
+def write_atomic(
+    path: Path, data: bytes | Callable[[BinaryIO], None], durable: bool = True, replace: bool = True
+) -> None:
     """Write ``data`` (bytes, or a function writing into a file) to ``path`` through a temporary
     file in the same folder, then rename (see :func:`atomic_path`).
 
     ``durable=False`` skips the fsync: for caches, which a power cut may lose but never corrupt
     (the rename is still atomic), and where 100,000 fsyncs would cost minutes.
     """
-    with atomic_path(path, durable) as tmp, open(tmp, "wb") as f:
+    with atomic_path(path, durable, replace) as tmp, open(tmp, "wb") as f:
         data(f) if callable(data) else f.write(data)
 
 
+class AppearedMeanwhile(FileExistsError):
+    """``replace=False``, and a file of that name appeared while this one was being written."""
+
+
 @contextlib.contextmanager
-def atomic_path(path: Path, durable: bool = True) -> Iterator[str]:
+def atomic_path(path: Path, durable: bool = True, replace: bool = True) -> Iterator[str]:
     """The name of a new, empty temporary file beside ``path``, for a writer that wants a name
     (a video muxer, tifffile); when the block ends it becomes ``path`` (after an fsync, unless
     ``durable`` is False), or, if the block raised, it is removed.
+
+    ``replace=False``: a file that appeared at ``path`` meanwhile (another run's) is kept, and
+    :class:`AppearedMeanwhile` raised: the file is linked into place, which fails if the name
+    is taken (where the file system has no hard links, checked just before the rename).
 
     The temporary file is named ``.<name>.<host>-<pid>.<random>.bwcolor-tmp``, so that one left
     by a killed process can be recognised and removed (:func:`remove_stale_temporaries`).
@@ -46,13 +56,30 @@ def atomic_path(path: Path, durable: bool = True) -> Iterator[str]:
         if durable:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _place_new(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _place_new(tmp: str, path: Path) -> None:
+    """Rename ``tmp`` to ``path`` unless ``path`` exists (:class:`AppearedMeanwhile`)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise AppearedMeanwhile(f"{path} appeared while it was being written (another run?)") from None
+    except OSError:  # no hard links here: the next best, a check just before the rename
+        if os.path.lexists(path):
+            raise AppearedMeanwhile(f"{path} appeared while it was being written (another run?)") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def _create_temporary(path: Path) -> tuple[int, str]:

@@ -98,6 +98,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.T
         }
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: corrupt checkpoint header ({exc})") from None
+    except RecursionError:
+        raise ModelError(f"{path}: corrupt checkpoint header (nested too deeply)") from None
     problem = header_problem(header)
     if problem:
         raise ModelError(f"{path}: invalid checkpoint header: {problem}")
@@ -172,6 +174,11 @@ def config_problem(model: str, config: dict[str, Any]) -> str | None:
             continue
         if not ((low <= value if low_allowed else low < value) and value <= high):
             return f"config {key}={value!r} is not between {low} and {high}"
+    config_class = model_class(model).Config
+    if hasattr(config_class, "problem"):  # the model's own ranges, next to its definition
+        problem = config_class(**{k: v for k, v in config.items() if k in defaults}).problem()
+        if problem:
+            return f"config {problem}"
     return None
 
 
@@ -243,11 +250,13 @@ def load_model(
     path = resolve_model_path(name_or_path)
     header, tensors = read_checkpoint(path)
     config = dict(header["config"])
-    if backbone_weights is not None:
+    if "backbone_weights" in config or backbone_weights is not None:
+        # the caller's option only, never a path named by the file (a received checkpoint must
+        # not choose which local file is unpickled as backbone weights)
         config["backbone_weights"] = backbone_weights
     try:
         model = create_model(header["model"], **config)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{path}: {exc.args[0] if exc.args else exc}") from None
     except RuntimeError as exc:  # e.g. missing backbone weights
         raise ModelError(str(exc)) from None

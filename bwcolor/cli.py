@@ -575,7 +575,9 @@ def train(
             s = ev["summary"]
             progress.console.print(
                 f"data: {s.train} train, {s.val} validation; skipped {s.skipped_gray} grayscale or "
-                f"near-grayscale, {s.skipped_unreadable} unreadable; decoded {s.decoded} (rest from cache)",
+                f"near-grayscale, {s.skipped_unreadable} unreadable"
+                + (f", {s.skipped_shape} too thin" if s.skipped_shape else "")
+                + f"; decoded {s.decoded} (rest from cache)",
                 markup=False,
             )
             if len(s.sources) > 1:
@@ -866,7 +868,8 @@ def benchmark(
     val_fraction: ValFraction = None,
     size: SquareSize = None,
     batch_size: Annotated[
-        list[int] | None, typer.Option("--batch-size", help="Batch sizes to time (repeat). Default: 1 and 8.")
+        list[int] | None,
+        typer.Option("--batch-size", min=1, help="Batch sizes to time (repeat). Default: 1 and 8."),
     ] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Timed repeats (the median is reported).")] = 3,
     sheet: Annotated[int, typer.Option(min=0, help="Images on the contact sheet.")] = 6,

@@ -76,7 +76,7 @@ def connect(address: str):
         ) from None
     try:
         return Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:  # ValueError: not an address
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
 

@@ -174,11 +174,19 @@ def colorize_image(
 ) -> np.ndarray:
     """Colorize an image array; the Python API behind ``bwcolor colorize``.
 
-    ``image``: (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA; uint8, uint16, or float in [0, 1].
-    Returns RGB (RGBA if the input had alpha) of the same size and dtype. Colour inputs are
-    colorized from their luminance.
+    ``image``: (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA, as levels: uint8 (0-255), uint16
+    (0-65535, either byte order) or float in [0, 1]. Returns RGB (RGBA if the input had alpha) of
+    the same size and dtype. Colour inputs are colorized from their luminance. Other types (signed
+    integers, bool, complex) raise ValueError: what their numbers mean as levels is not known.
     """
     image = np.asarray(image)
+    if not (image.dtype.kind == "f" or image.dtype.type in (np.uint8, np.uint16)):
+        raise ValueError(
+            f"unsupported image type {image.dtype}: give uint8 (0-255), uint16 (0-65535) or float "
+            "in [0, 1] levels"
+        )
+    given = image.dtype
+    image = image.astype(given.newbyteorder("="), copy=False)  # big-endian uint16: native order
     alpha = None
     if image.ndim == 3 and image.shape[2] == 4:
         image, alpha = image[..., :3], image[..., 3]
@@ -186,10 +194,10 @@ def colorize_image(
         image = image[..., 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
-    picture = Picture(image if image.dtype in (np.uint8, np.uint16) else image.astype(np.float32), alpha)
+    picture = Picture(image if image.dtype.kind == "u" else image.astype(np.float32), alpha)
     out = colorize_rgb(
         model, picture, render_size, saturation, np.float32 if image.dtype.kind == "f" else None
     )
     if alpha is not None:
         out = np.dstack([out, alpha.astype(out.dtype)])
-    return out
+    return out.astype(given, copy=False)

@@ -8,7 +8,7 @@
 * Nothing is held in memory for the whole run: an :class:`ImageSet` names cache entries, and a
   batch loads the ones it needs (the operating system's page cache keeps the hot ones). Memory
   therefore does not grow with the number of photos.
-* Hashing and decoding into the cache run in worker processes (joblib), in chunks, so a folder of
+* Hashing and decoding into the cache run in worker processes (joblib's loky), in chunks, so a folder of
   150,000 photos uses every core and reports progress as it goes.
 * Each DATA argument is a *source*; :func:`epoch_indices` can cap how many images each source
   gives an epoch, drawing a new subset every epoch, so a large source does not drown a small one.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,9 @@ MIN_AB_STD = 2.0
 CHUNK = 64
 #: Below this many files, hashing and decoding run in this process (starting workers costs more).
 PARALLEL_FROM = 512
+#: Photos whose long side is more than this many times their short side are skipped (a strip of
+#: 1 x 20,000 pixels has no square crop worth learning from, and would be scaled up enormously).
+MAX_ASPECT = 10
 #: Disk space left free when filling the cache.
 DISK_MARGIN = 1 << 30
 
@@ -50,6 +54,7 @@ class DataSummary:
     val: int = 0
     skipped_gray: int = 0
     skipped_unreadable: int = 0
+    skipped_shape: int = 0  # thinner than 1 : MAX_ASPECT: no square crop of them is a photo
     decoded: int = 0  # cache misses: files decoded in this run
     sources: dict[str, dict[str, int]] = field(default_factory=dict)  # per source: train, val
     problems: list[str] = field(default_factory=list)
@@ -120,14 +125,14 @@ def cache_image(path: Path, digest: str, side: int, cache_dir: Path) -> tuple[st
     try:
         picture = read_image(path)
     except ImageError as exc:
-        write_atomic(bad_marker, str(exc).encode(), durable=False)
+        _write_cache(bad_marker, str(exc).encode())
         return "unreadable", str(exc)
     if picture.pixels.ndim == 2:
-        write_atomic(gray_marker, b"", durable=False)
+        _write_cache(gray_marker, b"")
         return "gray", ""
     rgb = to_float(picture.pixels)
     if ab_spread(rgb) < MIN_AB_STD:
-        write_atomic(gray_marker, b"", durable=False)
+        _write_cache(gray_marker, b"")
         return "gray", ""
     if min(rgb.shape[:2]) > side:
         rgb = resize_short_side(rgb, side)
@@ -137,7 +142,19 @@ def cache_image(path: Path, digest: str, side: int, cache_dir: Path) -> tuple[st
 
 def save_array(entry: Path, array: np.ndarray) -> None:
     """Write a cache entry atomically (a concurrent or interrupted run never sees half a file)."""
-    write_atomic(entry, lambda f: np.save(f, array, allow_pickle=False), durable=False)
+    _write_cache(entry, lambda f: np.save(f, array, allow_pickle=False))
+
+
+def _write_cache(entry: Path, data) -> None:
+    """:func:`write_atomic` for the cache: a write that fails (disk full) is a
+    :class:`UsageError` naming the cache."""
+    try:
+        write_atomic(entry, data, durable=False)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the image cache in {entry.parent.parent}: {exc.strerror or exc}; "
+            "free some space or choose another --cache-dir"
+        ) from None
 
 
 def load_array(entry: Path) -> np.ndarray:
@@ -210,19 +227,30 @@ def _decode_chunk(items: list[tuple[Path, str]], side: int, cache_dir: Path) -> 
 
 def _in_chunks(items: list, fn: Callable, jobs: int, progress: Callable[[int], None] | None, *args) -> list:
     """``fn(chunk, *args)`` over chunks of ``items`` (in worker processes when there are many),
-    results flattened in order; ``progress(n)`` after each chunk."""
+    results flattened in order; ``progress(n)`` after each chunk. The worker processes end with
+    the work (none is left running, idle, after it)."""
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-    if jobs > 1 and len(items) >= PARALLEL_FROM:
-        from joblib import Parallel, delayed
+    out: list = []
 
-        results = Parallel(n_jobs=jobs, return_as="generator")(delayed(fn)(c, *args) for c in chunks)
+    def collect(results: Iterable) -> None:
+        for chunk, result in zip(chunks, results, strict=True):
+            out.extend(result)
+            if progress is not None:
+                progress(len(chunk))
+
+    if jobs > 1 and len(items) >= PARALLEL_FROM:
+        from joblib.externals.loky import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=jobs)
+        try:
+            futures = [pool.submit(fn, chunk, *args) for chunk in chunks]
+            collect(f.result() for f in futures)
+        except BaseException:
+            pool.shutdown(wait=True, kill_workers=True)  # a Ctrl-C or a failure stops them at once
+            raise
+        pool.shutdown(wait=True)
     else:
-        results = (fn(c, *args) for c in chunks)
-    out = []
-    for chunk, result in zip(chunks, results, strict=True):
-        out.extend(result)
-        if progress is not None:
-            progress(len(chunk))
+        collect(fn(chunk, *args) for chunk in chunks)
     return out
 
 
@@ -234,6 +262,19 @@ def _cache_bytes(pixels: int, long_side: int, side: int) -> int:
     if short <= side:
         return pixels * 3
     return side * round(long_side * side / short) * 3
+
+
+def check_cache_dir(cache_dir: Path) -> None:
+    """:class:`UsageError` unless ``cache_dir`` is a folder this process can write in (created
+    if missing)."""
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise UsageError(f"--cache-dir {cache_dir}: not a folder")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=cache_dir):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--cache-dir {cache_dir}: cannot write there ({exc.strerror or exc})") from None
 
 
 def check_disk(cache_dir: Path, needed: int) -> None:
@@ -277,6 +318,12 @@ def load_images(
         if digest is None:
             summary.skipped_unreadable += 1
             summary.problems.append(f"{f.path}: cannot read")
+            continue
+        if pixels and long_side * long_side > MAX_ASPECT * pixels:  # long / short > MAX_ASPECT
+            summary.skipped_shape += 1
+            summary.problems.append(
+                f"{f.path}: {long_side} x {pixels // long_side} pixels, thinner than 1:{MAX_ASPECT}"
+            )
             continue
         is_val = f.is_val or in_validation(digest, val_fraction)
         # Byte-identical duplicates are used once; a photo that is also a validation photo is
@@ -403,11 +450,12 @@ def random_resized_crop(
 
 
 def center_crop(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize the short side to ``size`` and take the central size x size square."""
-    img = resize_short_side(img, size)
+    """The central square (side: the short side), resized to size x size. Cropped first, so
+    memory is bounded by ``size`` whatever the aspect ratio."""
     h, w = img.shape[:2]
-    y, x = (h - size) // 2, (w - size) // 2
-    return img[y : y + size, x : x + size]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    return lab.resize(img[y : y + side, x : x + side], size, size)
 
 
 def training_batch(

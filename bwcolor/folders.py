@@ -13,6 +13,7 @@ parses and prints.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -50,8 +51,8 @@ def colorize_paths(
     on_frames: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Summary:
-    """Colorize every image and video that ``inputs`` (files, folders, glob patterns) name into
-    ``output``.
+    """Colorize every image and video that ``inputs`` (files, folders, glob patterns; or one of
+    them, as a string or path) name into ``output``.
 
     Raises :class:`~bwcolor.errors.UsageError` or :class:`~bwcolor.errors.ModelError` before
     anything is written (an unknown model or format, an output that would overwrite an input).
@@ -76,6 +77,8 @@ def colorize_paths(
     from bwcolor.video import run_photos_and_videos
 
     report = on_result or (lambda r: None)
+    if isinstance(inputs, str | os.PathLike):  # one file, folder or pattern, not its characters
+        inputs = [inputs]
     output = Path(output)
     if fmt is not None:
         try:

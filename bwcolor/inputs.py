@@ -76,6 +76,16 @@ def _glob_base(pattern: str) -> Path:
     return Path(*base) if base else Path(".")
 
 
+def _climbs_out(match: Path, base: Path) -> bool:
+    """Whether a glob match lies outside the pattern's base (``in/*/../../*.jpg``): its output
+    then mirrors from its own folder, so that it goes into the output folder, never beside the
+    input."""
+    try:
+        return ".." in match.relative_to(base).parts
+    except ValueError:
+        return True
+
+
 def expand_inputs(
     inputs: list[str], recursive: bool = True, exclude: Path | None = None, videos: bool = False
 ) -> tuple[list[Source], list[InputProblem]]:
@@ -132,9 +142,11 @@ def expand_inputs(
             matches = [m for m in matches if not _inside(Path(m), exclude)]  # a rerun's own outputs
             images = [Path(m) for m in matches if Path(m).is_file() and wanted(Path(m))]
             for m in images:
-                add(m, base)
+                add(m, m.parent if _climbs_out(m, base) else base)
             folders = [Path(m) for m in matches if Path(m).is_dir()]
-            found = len(images) + sum(add_folder(f, base, str(f)) for f in folders)
+            found = len(images) + sum(
+                add_folder(f, f if _climbs_out(f, base) else base, str(f)) for f in folders
+            )
             if not matches:
                 problems.append(InputProblem(raw, "no files match this pattern"))
             elif not found and not folders:

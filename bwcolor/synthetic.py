@@ -79,8 +79,10 @@ def write_clip(
     path.parent.mkdir(parents=True, exist_ok=True)
     webm = path.suffix.lower() == ".webm"
     with av.open(str(path), "w") as out:
-        video = out.add_stream("libvpx-vp9" if webm else "libx264", rate=fps,
-                               options={"crf": str(crf), **({} if webm else {"preset": "veryfast"})})  # fmt: skip
+        options = {"crf": str(crf), **({} if webm else {"preset": "veryfast"})}
+        if path.suffix.lower() == ".avi":
+            options["bf"] = "0"  # AVI keeps no timestamps: reordered frames would come back shuffled
+        video = out.add_stream("libvpx-vp9" if webm else "libx264", rate=fps, options=options)
         video.width, video.height = frames[0].shape[1], frames[0].shape[0]
         video.pix_fmt = "yuv420p" if video.width % 2 == 0 and video.height % 2 == 0 else "yuv444p"
         audio = out.add_stream("libopus" if webm else "aac", rate=48000) if tone else None

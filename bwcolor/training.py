@@ -35,14 +35,23 @@ import torch
 import torch.nn.functional as F
 
 from bwcolor import dataset, distributed
-from bwcolor.checkpoint import is_checkpoint, load_model, model_state, read_checkpoint, save_checkpoint
+from bwcolor.atomic import write_atomic
+from bwcolor.checkpoint import (
+    is_checkpoint,
+    load_model,
+    model_state,
+    read_checkpoint,
+    resolve_model_path,
+    save_checkpoint,
+)
 from bwcolor.device import environment, native_bf16, resolve_device
-from bwcolor.errors import BwcolorError, UsageError
+from bwcolor.errors import BwcolorError, ModelError, UsageError
 from bwcolor.inputs import expand_inputs
-from bwcolor.lab import SIZE_MULTIPLE, Normalisation
+from bwcolor.lab import MAX_RENDER_SIZE, SIZE_MULTIPLE, Normalisation
 from bwcolor.models import create_model, list_models, model_class
 from bwcolor.models.colour_classes import AB_CELLS, class_loss, grid_cell
 from bwcolor.models.hooks import TrainingHooks
+from bwcolor.resumable import TrainState, resume_problem
 from bwcolor.shipped import DEFAULT_MODEL
 
 
@@ -67,6 +76,18 @@ class TrainingInterrupted(BwcolorError):
         super().__init__(text)
         self.path = path
         self.signum = signum
+
+
+class TrainingDiverged(BwcolorError):
+    """The loss became NaN or infinite: the run stops (exit 2) without saving the broken weights;
+    the resumable checkpoint saved last, if any, is kept as it was."""
+
+    def __init__(self, where: str, last: Path | None):
+        kept = f"{last}, the resumable checkpoint saved last, is kept" if last else "nothing was saved"
+        super().__init__(
+            f"training diverged: the loss became NaN or infinite {where} (a learning rate too high?); {kept}"
+        )
+        self.path = last
 
 
 class _Terminated(BaseException):
@@ -125,26 +146,39 @@ class TrainConfig:
             raise UsageError(f"--hint-inputs is for effnet_unet, not {self.model}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise UsageError(f"--precision must be auto, fp32 or bf16 for training, not {self.precision!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise UsageError("--epochs, --batch-size and --lr must be positive")
+        if self.epochs < 1 or self.batch_size < 1 or not 0 < self.lr < math.inf:
+            raise UsageError("--epochs, --batch-size and --lr must be positive (and finite)")
+        for name in ("weight_decay", "embedding_dropout", "rebalance", "checkpoint_minutes", "warmup"):
+            value = getattr(self, name)
+            if not 0 <= value < math.inf:
+                raise UsageError(
+                    f"--{name.replace('_', '-')} must be a finite number, at least 0, not {value}"
+                )
         if self.head not in (None, "regression", "classes"):
             raise UsageError(f"--head must be 'regression' or 'classes', not {self.head!r}")
         with_head = [m for m in trainable if "head" in model_class(m).Config.__dataclass_fields__]
         if self.head is not None and self.model not in with_head:
             raise UsageError(f"--head is for the {' and '.join(sorted(with_head))} models only")
+        render = self.render_size if self.render_size is not None else 2 * self.image_size
+        if render % SIZE_MULTIPLE or not 16 <= render <= MAX_RENDER_SIZE:  # as a checkpoint requires
+            given = "--render-size" if self.render_size is not None else "--render-size (2 x --crop-size)"
+            raise UsageError(
+                f"{given} {render}: must be a multiple of {SIZE_MULTIPLE} between 16 and {MAX_RENDER_SIZE}"
+            )
 
-
-@dataclass
-class TrainState:
-    epoch: int = 0  # the epoch in progress (0-based)
-    batch: int = 0  # the next batch of that epoch
-    step: int = 0
-    best_val: float = math.inf
-    seconds: float = 0.0
-    epoch_loss: float = 0.0  # loss summed over the images of the epoch in progress
-    epoch_images: int = 0
-    epoch_seconds: float = 0.0  # training time of the epoch in progress, over all its sessions
-    history: list[dict] = field(default_factory=list)
+    def check_files(self) -> None:
+        """What the run will write to and start from, before any photo is read: the cache folder
+        can be written, and ``init_from`` is a checkpoint of this model."""
+        dataset.check_cache_dir(Path(self.cache_dir))
+        if self.init_from:
+            try:
+                header, _ = read_checkpoint(resolve_model_path(self.init_from))
+            except ModelError as exc:
+                raise UsageError(f"--init-from {self.init_from}: {exc}") from None
+            if header["model"] != self.model:
+                raise UsageError(
+                    f"--init-from {self.init_from}: a {header['model']} checkpoint, not {self.model}"
+                )
 
 
 def _data_files(patterns: list[str], what: str, is_val: bool = False) -> list[dataset.DataFile]:
@@ -334,7 +368,28 @@ def _check_outputs(output: Path, files: list[dataset.DataFile], resumed: bool) -
     for key in ("best", "last") if not resumed else ():
         if paths[key].exists() and not is_checkpoint(paths[key]):
             raise UsageError(f"{paths[key]} exists and is not a bwcolor checkpoint: it is not overwritten")
+    if paths["log"].exists() and not _is_training_log(paths["log"]):
+        raise UsageError(f"{paths['log']} exists and is not a bwcolor training log: it is not overwritten")
+    if paths["plot"].exists() and not _is_loss_plot(paths["plot"]):
+        raise UsageError(f"{paths['plot']} exists and is not a bwcolor loss plot: it is not overwritten")
     return files
+
+
+def write_log(path: Path, history: list[dict]) -> None:
+    """The run's log, one JSON record per epoch, replaced whole (by rename: never through a link)."""
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in history).encode(), durable=False)
+
+
+def _is_training_log(path: Path) -> bool:
+    """A file :func:`write_log` wrote: empty, or JSON lines each an epoch's record."""
+    try:
+        if path.stat().st_size > 1 << 26:  # 64 MB: far more epochs than a run logs
+            return False
+        text = path.read_bytes().decode()
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return all(isinstance(r, dict) and "epoch" in r and "train_loss" in r for r in records)
 
 
 def _is_loss_plot(path: Path) -> bool:
@@ -431,10 +486,13 @@ def _start(config: TrainConfig | None, resume: str | Path | None, overrides: dic
         return cfg, TrainState(), None
     resume = Path(resume)
     header, tensors = read_checkpoint(resume)
-    saved = header["meta"].get("train_config")
-    if not saved or "train_state" not in header["meta"]:
+    meta = header["meta"]
+    if "train_config" not in meta and "train_state" not in meta:
         raise UsageError(f"{resume}: not a resumable checkpoint (use the *.last.safetensors file)")
-    cfg = _config_for_resume(resume, saved, overrides)
+    problem = resume_problem(meta, tensors)
+    if problem:
+        raise UsageError(f"{resume}: not a resumable checkpoint: {problem}")
+    cfg = _config_for_resume(resume, meta["train_config"], overrides)
     state = TrainState(**header["meta"]["train_state"])
     if cfg.epochs < state.epoch:
         raise UsageError(f"--epochs {cfg.epochs}: the run has already trained {state.epoch} epochs")
@@ -496,8 +554,13 @@ class Trainer:
         )
         total = self.steps_per_epoch * cfg.epochs
         if resumed:
-            _restore_optimizer(self.opt, tensors, header["meta"]["optimizer"])
-            torch.set_rng_state(tensors["extra/torch_rng"])
+            try:
+                _restore_optimizer(self.opt, tensors, header["meta"]["optimizer"])
+                torch.set_rng_state(tensors["extra/torch_rng"])
+            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+                raise UsageError(
+                    f"{path}: not a resumable checkpoint: its optimizer state does not fit ({exc})"
+                ) from None
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: _lr_factor(s, total, cfg.warmup), last_epoch=state.step - 1
         )
@@ -627,12 +690,25 @@ class Trainer:
         opt_tensors, opt_info = _optimizer_tensors(self.opt)
         extra = {**opt_tensors, "torch_rng": torch.get_rng_state()}
         meta = {**self.meta, "train_state": asdict(self.state), "optimizer": opt_info}
-        save_checkpoint(self.model, self.paths["last"], self.norm, meta, extra)
+        self.save(self.paths["last"], meta, extra)
+
+    def save(self, path: Path, meta: dict, extra: dict | None = None) -> None:
+        """Write a checkpoint; a write that fails (disk full, file too large) stops the run with
+        one line, and the file of that name saved before stays as it was (writes are atomic)."""
+        try:
+            save_checkpoint(self.model, path, self.norm, meta, extra)
+        except OSError as exc:
+            last = self.paths["last"]
+            kept = f"; {last}, the resumable checkpoint saved before, is kept" if last.exists() else ""
+            raise BwcolorError(f"cannot save {path}: {exc.strerror or exc}{kept}") from None
 
     def step(self, lum, ab, cond, n: int, hints=None) -> float:
         """One optimisation step on this process's share of a global batch of ``n``; returns
         the global batch's summed loss."""
         mean = self.loss(lum, cond, ab.to(self.device), training=True, hints=hints).mean()
+        (batch_sum,) = self.procs.sum(mean.item() * len(lum))
+        if not math.isfinite(batch_sum):  # before the step: the weights stay as they were
+            self.diverged(f"in epoch {self.state.epoch + 1}, batch {self.state.batch + 1}")
         # Weighted so that DDP's average of the processes' gradients is the gradient of the
         # global batch's mean loss, whatever the shard sizes.
         loss = mean * (len(lum) * self.procs.world / n)
@@ -640,8 +716,11 @@ class Trainer:
         loss.backward()
         self.opt.step()
         self.sched.step()
-        (batch_sum,) = self.procs.sum(mean.item() * len(lum))
         return batch_sum
+
+    def diverged(self, where: str):
+        last = self.paths["last"]
+        raise TrainingDiverged(where, last if last.exists() else None)
 
     def run_epoch(self, pool: ThreadPoolExecutor) -> None:
         """The rest of the epoch in progress (all of it, unless resumed mid-epoch), with a
@@ -709,9 +788,10 @@ class Trainer:
         }
         state.history.append(record)
         if self.procs.main:
-            with open(self.paths["log"], "a") as f:
-                f.write(json.dumps(record) + "\n")
+            write_log(self.paths["log"], state.history)
         score = val_loss if val_loss is not None else record["train_loss"]
+        if not math.isfinite(score):
+            self.diverged(f"in validation after epoch {state.epoch + 1}")
         improved = score < state.best_val
         state.epoch, state.batch, state.epoch_loss, state.epoch_images = state.epoch + 1, 0, 0.0, 0
         state.epoch_seconds = 0.0
@@ -724,7 +804,7 @@ class Trainer:
                     "epochs_trained": state.epoch,
                     "seconds": round(state.seconds, 1),
                 }
-                save_checkpoint(self.model, self.paths["best"], self.norm, meta)
+                self.save(self.paths["best"], meta)
         self.save_last()
         self.emit("epoch_end", record=record, improved=improved)
         if self.cfg.patience and _epochs_since_best(state.history) >= self.cfg.patience:
@@ -748,6 +828,7 @@ def train(
     """
     cfg, state, resumed = _start(config, resume, overrides)
     cfg.check()
+    cfg.check_files()
     with _sigterm_as_interrupt():
         try:
             run = Trainer(cfg, state, resumed, on_event or (lambda *a, **k: None))
@@ -755,11 +836,10 @@ def train(
             path = Path(resume) if resume is not None else None
             raise TrainingInterrupted(path, _signal_of(stop), saved=False) from None
         log = run.paths["log"]
-        if run.procs.main and resumed is None:
-            log.unlink(missing_ok=True)  # a new run starts a new log
-        elif run.procs.main:
-            # the log as of the checkpoint: drops an epoch logged after it (killed before saving)
-            log.write_text("".join(json.dumps(r) + "\n" for r in state.history))
+        if run.procs.main:
+            # a new run starts a new log; a resumed one, the log as of its checkpoint (which drops
+            # an epoch logged after it: killed before saving)
+            write_log(log, state.history)
         run.model.train()
         try:
             with ThreadPoolExecutor(max(1, cfg.workers), "bwcolor-augment") as pool:
@@ -849,5 +929,5 @@ def _plot(history: list[dict], path: Path, gray_loss: float | None = None, class
         a.grid(alpha=0.3)
         a.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    write_atomic(path, lambda f: fig.savefig(f, format="png"), durable=False)  # never through a link
     return path

@@ -17,6 +17,7 @@ CRF 18) in every container but WebM, which gets VP9.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -29,8 +30,8 @@ from torch import nn
 
 from bwcolor import colorize as core
 from bwcolor import lab
-from bwcolor.atomic import atomic_path
-from bwcolor.errors import ImageError
+from bwcolor.atomic import AppearedMeanwhile, atomic_path
+from bwcolor.errors import ImageError, UsageError
 from bwcolor.pixels import Picture
 from bwcolor.temporal import CARRY, Stabiliser
 
@@ -46,7 +47,10 @@ CONTAINERS = {
 #: Video encoder and its options, per container.
 X264 = ("libx264", {"crf": "18", "preset": "fast"})
 VP9 = ("libvpx-vp9", {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"})
-ENCODERS = {"webm": VP9}
+#: AVI stores no timestamps: B-frames (reordered) would come back out of order and a frame late.
+ENCODERS = {"webm": VP9, "avi": (X264[0], {**X264[1], "bf": "0"})}
+#: Sound codecs a WebM file may hold; another (a Matroska film named .webm) makes it Matroska.
+WEBM_SOUND = {"opus", "vorbis"}
 #: The container tag that names bwcolor and the model (read back by :func:`made_by`).
 PROVENANCE_TAG = "comment"
 #: Frames waiting between the threads: at most this many, and at most QUEUE_BYTES of decoded
@@ -92,10 +96,23 @@ def _av():
     return av
 
 
-def _open_input(path: Path):
+def _url(path: str | Path) -> str:
+    """``path`` as FFmpeg must take it: a file, never a URL (``Take:1.mp4``, ``concat:a|b``)."""
+    return "file:" + os.path.abspath(path)
+
+
+def main_video(container):
+    """The film's video stream: of those that are not a cover picture, the longest (a film whose
+    first stream is a one-frame still is a film, not a still)."""
+    streams = list(container.streams.video)
+    moving = [v for v in streams if not v.disposition & _av().stream.Disposition.attached_pic] or streams
+    return max(moving, key=lambda v: (v.frames, _announced_seconds(v, None)))
+
+
+def _open_input(path: Path, max_pixels: int | None = None):
     av = _av()
     try:
-        container = av.open(str(path), "r")
+        container = av.open(_url(path), "r", metadata_errors="replace")  # Latin-1 tags: replaced
     except EOFError:
         raise ImageError(
             "not a readable video: it ends before its first frame (empty, or cut short)"
@@ -107,9 +124,16 @@ def _open_input(path: Path):
     if not container.streams.video:
         container.close()
         raise ImageError("no video stream in this file")
-    if container.streams.video[0].codec_context is None:  # a codec this FFmpeg does not know
+    ctx = main_video(container).codec_context
+    if ctx is None:  # a codec this FFmpeg does not know
         container.close()
         raise ImageError("the video's codec is unknown to the FFmpeg inside bwcolor (PyAV): cannot decode it")
+    if max_pixels and ctx.width * ctx.height > max_pixels:  # checked before any frame is decoded
+        container.close()
+        raise ImageError(
+            f"frames of {ctx.width} x {ctx.height} pixels exceed --max-pixels {max_pixels} "
+            "(raise it to colorize this film)"
+        )
     return container
 
 
@@ -120,7 +144,7 @@ def _cause(exc: Exception) -> str:
 def probe(path: str | Path) -> VideoInfo:
     """What the container says of its first video stream; :class:`ImageError` if unreadable."""
     with _open_input(Path(path)) as container:
-        stream = container.streams.video[0]
+        stream = main_video(container)
         rate = stream.average_rate or stream.guessed_rate or 0
         duration = _announced_seconds(stream, container)
         frames = stream.frames or (round(duration * float(rate)) if rate else 0)
@@ -133,7 +157,7 @@ def probe(path: str | Path) -> VideoInfo:
 def made_by(path: Path) -> str | None:
     """The model that an existing bwcolor video names in its provenance tag, or None."""
     try:
-        with _av().open(str(path), "r") as container:
+        with _av().open(_url(path), "r", metadata_errors="replace") as container:
             text = container.metadata.get(PROVENANCE_TAG, "")
     except Exception:  # noqa: BLE001 - an unreadable output: nothing to compare
         return None
@@ -163,6 +187,8 @@ def colorize_video(
     batch_size: int = 1,
     on_frames: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    max_pixels: int | None = None,
+    overwrite: bool = True,
 ) -> VideoResult:
     """Colorize the video ``src`` into ``dst`` (a container of the same kind, by extension).
 
@@ -170,13 +196,19 @@ def colorize_video(
     colorized alone; see :mod:`bwcolor.temporal`). ``provenance``: the text of the ``comment``
     tag (``""``: bwcolor and the model's name; None: no tag). ``on_frames(n)`` is called as
     frames are written; setting ``stop`` abandons the video (:class:`Stopped`, nothing written).
-    Raises :class:`ImageError` for a video that cannot be read or written.
+    ``max_pixels``: frames larger than this are refused before any is decoded. With
+    ``overwrite=False``, a file that appears at ``dst`` while the film is written (another run's)
+    is kept (:class:`~bwcolor.atomic.AppearedMeanwhile`).
+    Raises :class:`ImageError` for a video that cannot be read or written, and
+    :class:`~bwcolor.errors.UsageError` for an output that is the input itself.
     """
     import time
 
     src, dst = Path(src), Path(dst)
     if dst.suffix.lower() not in CONTAINERS:
         raise ImageError(f"{dst}: not a video file name ({', '.join(CONTAINERS)})")
+    if _same_file(src, dst):
+        raise UsageError(f"{dst}: the output would replace the input film; choose another name")
     if provenance == "":
         from bwcolor.batch import model_label
         from bwcolor.metadata import Metadata
@@ -184,11 +216,19 @@ def colorize_video(
         provenance = Metadata().with_provenance(model_label(model)).provenance
     start = time.perf_counter()
     result = VideoResult()
-    with _open_input(src) as container, atomic_path(dst) as tmp:
+    with _open_input(src, max_pixels) as container, atomic_path(dst, replace=overwrite) as tmp:
         _Run(model, container, tmp, CONTAINERS[dst.suffix.lower()], result, saturation,
              render_size, carry, provenance, batch_size, on_frames, stop).run()  # fmt: skip
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (through links or different spellings)."""
+    try:
+        return b.exists() and a.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
 
 
 class _Run:
@@ -204,14 +244,20 @@ class _Run:
         self.on_frames = on_frames or (lambda n: None)
         self.stop = stop or threading.Event()
         self.failed = threading.Event()  # any thread's error stops the others
-        ctx = container.streams.video[0].codec_context
+        ctx = main_video(container).codec_context
         depth = max(2, min(QUEUE_FRAMES, QUEUE_BYTES // max(1, 3 * ctx.width * ctx.height)))
         self.to_model: queue.Queue = queue.Queue(depth)
         self.to_writer: queue.Queue = queue.Queue(depth)
 
     def run(self) -> None:
-        video = self.container.streams.video[0]
+        video = main_video(self.container)
         video.thread_type = "AUTO"
+        others = [v for v in self.container.streams.video if v is not video]
+        if others:
+            self.result.notes.append(
+                f"{len(others)} other video stream(s) not carried (a cover picture or a second angle): "
+                f"stream {video.index} is the film"
+            )
         audio = list(self.container.streams.audio)
         errors: list[BaseException] = []
         reader = threading.Thread(target=self._guard, args=(self._read, errors, video, audio), daemon=True)
@@ -263,11 +309,15 @@ class _Run:
     # -- reading ------------------------------------------------------------------------------
     def _read(self, video, audio) -> None:
         av = _av()
-        index, first_pts, last_pts = 0, None, None
+        index, first_pts, last_pts, last_step, sound_end = 0, None, None, 1, 0.0
         step = _frame_step(video)
         try:
             for packet in self.container.demux(video, *audio):
                 if packet.stream.type == "audio":
+                    if packet.pts is not None and packet.time_base:
+                        sound_end = max(
+                            sound_end, float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                        )
                     if packet.dts is not None and not self._put(self.to_model, packet):
                         return
                     continue
@@ -279,7 +329,7 @@ class _Run:
                         pts = last_pts + step
                     elif pts <= last_pts:  # an encoder wants strictly increasing timestamps
                         pts = last_pts + 1
-                    last_pts = pts
+                    last_pts, last_step = pts, frame.duration or step  # a held last frame lasts
                     if not self._put(self.to_model, self._prepare(index, pts, frame)):
                         return
                     index += 1
@@ -289,8 +339,10 @@ class _Run:
                 f"the video cannot be decoded{where} (truncated or damaged: {_cause(exc)})"
             ) from None
         if index and last_pts is not None:
-            length = (last_pts + step - first_pts) * float(video.time_base or 0)
-            _check_length(video, self.container, length, index)
+            tb = float(video.time_base or 0)
+            _check_length(
+                video, self.container, first_pts * tb, (last_pts + last_step) * tb, sound_end, index
+            )
         self._put(self.to_model, None)
 
     def _prepare(self, index: int, pts: int, frame) -> _Frame:
@@ -342,37 +394,79 @@ class _Run:
     # -- writing ------------------------------------------------------------------------------
     def _write(self, video, audio) -> None:
         av = _av()
+        fmt = self._container_format(audio)
         try:
-            out = av.open(self.tmp, "w", format=self.fmt)
-        except (av.FFmpegError, OSError) as exc:
+            out = av.open(_url(self.tmp), "w", format=fmt)
+        except (av.FFmpegError, OSError, ValueError) as exc:
             raise ImageError(f"cannot write the video: {_cause(exc)}") from None
         with out:
-            out.metadata.update(_own_tags(self.container.metadata))
-            if self.provenance:
-                out.metadata[PROVENANCE_TAG] = self.provenance
-            encoder = self._add_video_stream(out, video)
-            copies = {a.index: out.add_stream_from_template(a) for a in audio}
-            while True:
-                item = self._get(self.to_writer)
-                if item is None:
-                    break
-                if not isinstance(item, tuple):
+            try:
+                self._write_streams(out, video, audio)
+            except (av.FFmpegError, ValueError) as exc:  # what the muxer refuses: this film only
+                raise ImageError(f"cannot write the video: {_cause(exc)}") from None
+
+    def _write_streams(self, out, video, audio) -> None:
+        av = _av()
+        out.metadata.update(_own_tags(self.container.metadata))
+        if self.provenance:
+            out.metadata[PROVENANCE_TAG] = self.provenance
+        encoder = self._add_video_stream(out, video)
+        copies = self._add_sound(out, audio)
+        # FFmpeg reads H.264 in AVI one frame late (AVI cannot say there is no reordering): an
+        # AVI is written one frame early (where the input leaves room), so that it reads back at
+        # the input's times
+        avi, early = out.format.name == "avi", None
+        while True:
+            item = self._get(self.to_writer)
+            if item is None:
+                break
+            if not isinstance(item, tuple):
+                if item.stream.index in copies:
                     item.stream = copies[item.stream.index]
                     out.mux(item)
-                    continue
-                frame, ab = item
-                rgb = core.colorized_pixels(frame.picture, ab, self.saturation)
-                picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                picture.pts, picture.time_base = frame.pts, video.time_base
-                out.mux(encoder.encode(picture))
-                self.result.frames += 1
-                self.on_frames(1)
-            if self.failed.is_set() or self.stop.is_set():
-                return  # the temporary file goes: atomic_path removes it
-            out.mux(encoder.encode(None))
+                continue
+            frame, ab = item
+            rgb = core.colorized_pixels(frame.picture, ab, self.saturation)
+            picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            early = (min(1, frame.pts) if avi else 0) if early is None else early
+            picture.pts, picture.time_base = frame.pts - early, video.time_base
+            out.mux(encoder.encode(picture))
+            self.result.frames += 1
+            self.on_frames(1)
+        if self.failed.is_set() or self.stop.is_set():
+            return  # the temporary file goes: atomic_path removes it
+        out.mux(encoder.encode(None))
+
+    def _container_format(self, audio) -> str:
+        """The output's container: the name's, but Matroska for a .webm whose sound WebM cannot
+        hold (a Matroska film named .webm, as the input is)."""
+        codecs = {a.codec_context.name for a in audio if a.codec_context is not None}
+        if self.fmt == "webm" and codecs - WEBM_SOUND:
+            self.result.notes.append(
+                f"written as Matroska, as the input is: WebM cannot hold {', '.join(sorted(codecs - WEBM_SOUND))} sound"
+            )
+            return "matroska"
+        return self.fmt
+
+    def _add_sound(self, out, audio) -> dict:
+        """Output streams copying each sound track the container can hold, by input index; a
+        track that cannot be carried is named in a note."""
+        av = _av()
+        copies = {}
+        for number, track in enumerate(audio, 1):
+            if track.codec_context is None:
+                self.result.notes.append(f"sound track {number} not carried: its codec is unknown to FFmpeg")
+                continue
+            try:
+                copies[track.index] = out.add_stream_from_template(track)
+            except (av.FFmpegError, ValueError) as exc:
+                self.result.notes.append(
+                    f"sound track {number} ({track.codec_context.name}) not carried: {_cause(exc)}"
+                )
+        return copies
 
     def _add_video_stream(self, out, video):
-        codec, options = ENCODERS.get(self.fmt, X264)
+        codec, options = ENCODERS.get(self.fmt, X264)  # a .webm written as Matroska keeps VP9
         ctx = video.codec_context
         rate = video.average_rate or video.guessed_rate or Fraction(25)
         stream = out.add_stream(codec, rate=rate, options=dict(options))
@@ -394,23 +488,47 @@ def _own_tags(tags: dict) -> dict:
     return {k: v for k, v in tags.items() if k.lower() not in TECHNICAL_TAGS}
 
 
-def _announced_seconds(stream, container) -> float:
-    """The video stream's length as its container says (0: unknown)."""
+def _announced_seconds(stream, container=None) -> float:
+    """The video stream's length as its container says (0: unknown); without the stream's own,
+    the container's (its longest stream's), given ``container``."""
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
-    return container.duration / 1_000_000 if container.duration else 0.0
+    tagged = _tag_seconds(stream.metadata.get("DURATION", ""))  # Matroska keeps it as a tag
+    if tagged:
+        return tagged
+    return container.duration / 1_000_000 if container is not None and container.duration else 0.0
 
 
-def _check_length(video, container, decoded_seconds: float, frames: int) -> None:
-    """:class:`ImageError` if the frames decoded end well before the announced length."""
-    announced = _announced_seconds(video, container)
-    if video.frames and frames < TRUNCATED * video.frames:
+def _tag_seconds(text: str) -> float:
+    """Seconds of a ``HH:MM:SS.fraction`` tag (0 if it is not one)."""
+    try:
+        hours, minutes, seconds = text.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return 0.0
+
+
+def _check_length(video, container, start: float, end: float, sound_end: float, frames: int) -> None:
+    """:class:`ImageError` if what was decoded ends well before the length announced: the video
+    stream's own, else the container's (its longest stream's: then the picture or the sound must
+    reach it; a film whose sound runs on past its picture is whole). Timestamps in seconds.
+
+    Frame counts are compared only where no length is announced: an edit list (an MP4 trimmed
+    without re-encoding) announces the frames before the edit, which are not shown."""
+    own = _announced_seconds(video)
+    if own:
+        announced, reached = own, end - start
+    elif container.duration:
+        announced, reached = container.duration / 1_000_000, max(end, sound_end) - start
+    else:
+        if video.frames and frames < TRUNCATED * video.frames:
+            raise ImageError(
+                f"truncated or damaged: {frames} of the {video.frames} frames it announces could be decoded"
+            )
+        return
+    if reached < TRUNCATED * announced:
         raise ImageError(
-            f"truncated or damaged: {frames} of the {video.frames} frames it announces could be decoded"
-        )
-    if announced and decoded_seconds < TRUNCATED * announced:
-        raise ImageError(
-            f"truncated or damaged: its frames end at {decoded_seconds:.1f} s of the {announced:.1f} s it announces"
+            f"truncated or damaged: its frames end at {reached:.1f} s of the {announced:.1f} s it announces"
         )
 
 
@@ -462,10 +580,14 @@ def run_video_jobs(
             done = colorize_video(
                 model, job.source, job.output, saturation=options.saturation,
                 render_size=options.render_size, carry=options.temporal_smoothing, provenance=provenance,
-                batch_size=options.batch_size, on_frames=on_frames, stop=stop,
+                batch_size=options.batch_size, on_frames=on_frames, stop=stop, max_pixels=options.max_pixels,
+                overwrite=options.overwrite,
             )  # fmt: skip
         except Stopped:
             break
+        except AppearedMeanwhile:
+            why = "written meanwhile by another run: kept, not replaced; --overwrite redoes it"
+            result = FileResult(str(job.source), "skipped", str(job.output), why)
         except ImageError as exc:
             result = FileResult(str(job.source), "failed", str(job.output), str(exc))
         except OSError as exc:

@@ -7,6 +7,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -100,3 +102,50 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+#: Idle threads that Dask's distributed keeps for the life of the interpreter, by its design: its
+#: offload executor, and the event loop of a client that failed to connect (it keeps no handle
+#: to stop it). Not the tests' to end.
+LIBRARY_THREADS = ("Dask-Offload", "IO loop")
+
+
+#: Child processes that Python's multiprocessing and joblib's loky start once per interpreter to
+#: clean up after worker processes at exit, by design (found by their command line).
+LIBRARY_PROCESSES = ("resource_tracker",)
+
+
+def _child_processes() -> set[int]:
+    """Live (not zombie) child processes of this process (Linux; empty elsewhere), but for
+    :data:`LIBRARY_PROCESSES`."""
+    me, children = str(os.getpid()), set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if fields[1] == me and fields[0] != "Z" and not any(n.encode() in command for n in LIBRARY_PROCESSES):
+            children.add(int(stat.parent.name))
+    return children
+
+
+@pytest.fixture(autouse=True, scope="module")
+def leaves_nothing_running():
+    """A test module must not leave threads or processes behind: they would run on into later
+    tests (and into what those measure). Per module, so that a module's shared fixture (a Dask
+    cluster) may live across its tests; a few seconds' grace for ones that are ending."""
+    threads, children = set(threading.enumerate()), _child_processes()
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        left = [
+            t for t in threading.enumerate()
+            if t not in threads and t.is_alive() and not t.name.startswith(LIBRARY_THREADS)
+        ]  # fmt: skip
+        procs = _child_processes() - children
+        if not (left or procs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, f"threads left running: {[t.name for t in left]}"
+    assert not procs, f"child processes left running: {sorted(procs)}"

@@ -61,3 +61,11 @@ def test_busy_machines_and_scattered_repeats_are_warned_about(monkeypatch):
     scattered = SpeedResult("m", (8, 8), 1, 1, 1.0, model_ms_range={1: (47.0, 1641.0)})
     assert "repeats differ up to 34.9x" in speed_warnings(scattered)[0]
     assert benchmark.load_average() >= 0
+
+
+def test_a_batch_size_below_one_is_a_usage_error(tmp_path, cli):
+    write(tmp_path / "gt" / "c.jpg", gradient_rgb(24, 40))
+    for size in ("0", "-1"):
+        res = cli("benchmark", tmp_path / "gt", "-m", "gray", "-o", tmp_path / "r", "--batch-size", size)
+        assert res.exit_code == 2 and "--batch-size" in res.output, res.output
+    assert not (tmp_path / "r").exists()

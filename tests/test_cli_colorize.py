@@ -146,6 +146,19 @@ def test_quoted_globs_and_case_insensitive_extensions(tmp_path, cli, baseline_ck
     assert res.exit_code == 1 and "no files match" in res.stderr
 
 
+def test_a_glob_that_climbs_out_of_its_base_still_writes_into_the_output_folder(tmp_path, cli, baseline_ckpt):
+    write(tmp_path / "in" / "a" / "x.png", gray_of(gradient_rgb(20, 20)))
+    write(tmp_path / "top.png", gray_of(gradient_rgb(20, 20, 1)))
+    before = tree_hashes(tmp_path)
+    for pattern in (f"{tmp_path}/in/*/../../*.png", f"{tmp_path}/in/*/.."):
+        res = cli("colorize", pattern, "-o", tmp_path / "out", "-m", baseline_ckpt, "--overwrite")
+        assert res.exit_code == 0, res.output
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")) == [
+        "a/x.png", "top.png",
+    ]  # fmt: skip
+    assert {k: v for k, v in tree_hashes(tmp_path).items() if not k.startswith("out")} == before
+
+
 def test_format_conversion_and_name_collisions(tmp_path, cli, baseline_ckpt):
     write(tmp_path / "in" / "a.jpg", gray_of(gradient_rgb(20, 20)))
     write(tmp_path / "in" / "a.png", gray_of(gradient_rgb(20, 20, 5)))

@@ -41,13 +41,11 @@ def test_cluster_outputs_equal_a_local_run(tmp_path, cli, baseline_ckpt, cluster
 def test_unreachable_scheduler_is_a_usage_error(tmp_path, cli, baseline_ckpt, monkeypatch):
     monkeypatch.setattr("bwcolor.cluster.CONNECT_TIMEOUT", "2s")
     write(tmp_path / "in" / "x.png", gray_of(gradient_rgb(16, 16)))
-    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt,
-              "--scheduler", "tcp://127.0.0.1:9")  # fmt: skip
-    assert (
-        res.exit_code == 2
-        and "cannot reach the Dask scheduler" in res.stderr
-        and "Traceback" not in res.output
-    )
+    for address in ("tcp://127.0.0.1:9", "not a url"):
+        res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt,
+                  "--scheduler", address)  # fmt: skip
+        assert res.exit_code == 2, res.output
+        assert f"cannot reach the Dask scheduler at {address}" in res.stderr and "Traceback" not in res.output
 
 
 def test_a_worker_killed_mid_run_loses_nothing(tmp_path, baseline_ckpt, cluster):

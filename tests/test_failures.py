@@ -58,6 +58,61 @@ def test_a_malformed_header_is_one_line_and_exit_2(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    "model, config, message",
+    [
+        ("effnet_unet", {"head": "bogus"}, "head='bogus' is not 'regression' or 'classes'"),
+        ("effnet_unet", {"tune_encoder_blocks": 999}, "tune_encoder_blocks=999 is not between 0 and 16"),
+        ("effnet_unet", {"tune_encoder_blocks": -3}, "tune_encoder_blocks=-3 is not between 0 and 16"),
+        ("effnet_unet", {"class_prior": [0.5, 0.5]}, "class_prior has 2 values, not one per class"),
+        ("fusion", {"embedding_dropout": 5.0}, "embedding_dropout=5.0 is not in [0, 1)"),
+        ("fusion", {"backbone": "vgg"}, "backbone='vgg' is not one of"),
+    ],
+)
+def test_crafted_model_settings_are_one_line_and_exit_2(
+    tmp_path, cli, fusion_ckpt, photos, model, config, message
+):
+    from bwcolor.shipped import weights_dir
+
+    src = weights_dir() / "effnet_unet.safetensors" if model == "effnet_unet" else fusion_ckpt
+    header, _ = read_checkpoint(src)
+    bad = rewrite_header(src, tmp_path / "bad.safetensors", config=json.dumps({**header["config"], **config}))
+    res = cli("colorize", photos, "-o", tmp_path / "out", "-m", bad)
+    assert res.exit_code == 2, res.output
+    assert message in res.stderr and "invalid checkpoint header" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_a_header_nested_too_deeply_is_one_line_and_exit_2(tmp_path, cli, baseline_ckpt, photos):
+    bad = rewrite_header(baseline_ckpt, tmp_path / "deep.safetensors", meta="[" * 200_000 + "]" * 200_000)
+    res = cli("colorize", photos, "-o", tmp_path / "out", "-m", bad)
+    assert res.exit_code == 2 and "corrupt checkpoint header" in res.stderr, res.output
+
+
+def test_backbone_weights_come_from_the_user_never_from_the_file(tmp_path, cli, fusion_ckpt, photos):
+    """A received checkpoint naming a local file as its backbone weights must not get it read."""
+    import os
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Boom:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps(Boom()))
+    header, _ = read_checkpoint(fusion_ckpt)
+    crafted = {
+        **header["config"],
+        "backbone": "inception_resnet_v2",
+        "backbone_weights": str(tmp_path / "evil.pt"),
+    }
+    bad = rewrite_header(fusion_ckpt, tmp_path / "bad.safetensors", config=json.dumps(crafted))
+    res = cli("colorize", photos, "-o", tmp_path / "out", "-m", bad)
+    assert res.exit_code == 2 and "--backbone-weights" in res.stderr, res.output
+    assert not marker.exists()
+
+
 def test_nan_weights_are_refused_when_loading(tmp_path, cli, baseline_ckpt, photos):
     tensors = load_file(str(baseline_ckpt))
     key = sorted(tensors)[0]

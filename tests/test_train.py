@@ -165,3 +165,96 @@ def test_an_unknown_model_is_refused_before_any_image_is_read(tmp_path, cli, mon
         res.exit_code == 2
         and "unknown model 'effnet-unet' to train: use one of baseline, effnet_unet, fusion" in res.stderr
     )
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--render-size", "12"], "--render-size 12: must be a multiple of 8 between 16 and 2048"),
+        (["--render-size", "4096"], "--render-size 4096: must be a multiple of 8"),
+        (["--render-size", "-8"], "--render-size -8: must be a multiple of 8"),
+        (["--crop-size", "1032"], "--render-size (2 x --crop-size) 2064: must be a multiple of 8"),
+        (["--cache-dir", "{tmp}/a-file"], "a-file: not a folder"),
+        (["--cache-dir", "/dev/null"], "--cache-dir /dev/null: not a folder"),
+        (["--cache-dir", "{tmp}/a-file/sub"], "a-file/sub: cannot write there"),
+        (["--cache-dir", "/proc/bwcolor-cache"], "--cache-dir /proc/bwcolor-cache: cannot write there"),
+        (["--init-from", "{tmp}/typo.safetensors"], "typo.safetensors: checkpoint not found"),
+        (["--init-from", "fusion"], "--init-from fusion: a fusion checkpoint, not baseline"),
+    ],
+)
+def test_what_would_fail_later_is_refused_before_any_image_is_read(
+    tmp_path, cli, monkeypatch, options, message
+):
+    """A run that could not be saved, cached or started must not first hash and decode the data
+    (or, worse, train to the end and leave a checkpoint nothing accepts)."""
+    from bwcolor import dataset
+
+    data = learnable_images(tmp_path / "data", n=4)
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setattr(dataset, "load_images", lambda *a, **k: pytest.fail("images were read"))
+    options = [o.replace("{tmp}", str(tmp_path)) for o in options]
+    res = cli(
+        "train",
+        data,
+        "-m",
+        "baseline",
+        "-o",
+        tmp_path / "m.safetensors",
+        "--cache-dir",
+        tmp_path / "c",
+        *options,
+    )
+    assert res.exit_code == 2, res.output
+    assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+
+
+def test_a_run_that_diverges_stops_with_an_error_and_keeps_its_last_good_checkpoint(tmp_path, cli):
+    data = learnable_images(tmp_path / "data", n=8)
+    out = tmp_path / "m.safetensors"
+    args = ["train", data, "-m", "baseline", "-o", out, "--crop-size", "32", "--batch-size", "4",
+            "--epochs", "3", "--val-fraction", "0.25", "--cache-dir", tmp_path / "cache"]  # fmt: skip
+    res = cli(*args, "--lr", "1e9")
+    assert res.exit_code == 2, res.output
+    assert "training diverged: the loss became NaN or infinite" in res.stderr, res.stderr
+    assert not out.exists()  # no best checkpoint is named that was never written
+    last = tmp_path / "m.last.safetensors"
+    if last.exists():  # a checkpoint saved before the loss broke holds finite weights
+        assert all(
+            torch.isfinite(v).all() for v in read_checkpoint(last)[1].values() if v.is_floating_point()
+        )
+    for lr in ("nan", "inf", "0"):
+        res = cli(*args, "--lr", lr)
+        assert res.exit_code == 2 and "--lr must be positive (and finite)" in res.stderr, res.output
+
+
+def test_files_at_the_derived_names_that_are_not_bwcolors_are_never_overwritten(tmp_path, cli):
+    data = learnable_images(tmp_path / "data", n=8)
+    args = ["train", data, "-m", "baseline", "--crop-size", "32", "--batch-size", "4", "--epochs", "1",
+            "--val-fraction", "0.25", "--cache-dir", tmp_path / "cache"]  # fmt: skip
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "m.log.jsonl").write_text("my own notes\n")
+    write(tmp_path / "b" / "m.loss.png", np.zeros((8, 8, 3), np.uint8))  # a photo, not a plot
+    for folder, name in (("a", "m.log.jsonl"), ("b", "m.loss.png")):
+        before = (tmp_path / folder / name).read_bytes()
+        res = cli(*args, "-o", tmp_path / folder / "m.safetensors")
+        assert res.exit_code == 2 and f"{name} exists and is not a bwcolor" in res.stderr, res.output
+        assert (tmp_path / folder / name).read_bytes() == before
+        assert not (tmp_path / folder / "m.safetensors").exists()
+
+
+def test_links_at_the_derived_names_are_replaced_never_written_through(tmp_path, cli):
+    data = learnable_images(tmp_path / "data", n=8)
+    args = ["train", data, "-m", "baseline", "--crop-size", "32", "--batch-size", "4", "--epochs", "1",
+            "--val-fraction", "0.25", "--cache-dir", tmp_path / "cache"]  # fmt: skip
+    assert cli(*args, "-o", tmp_path / "elsewhere" / "m.safetensors").exit_code == 0
+    targets = {n: tmp_path / "elsewhere" / n for n in ("m.log.jsonl", "m.loss.png")}
+    before = {n: p.read_bytes() for n, p in targets.items()}
+    (tmp_path / "run").mkdir()
+    for name, target in targets.items():
+        (tmp_path / "run" / name).symlink_to(target)
+    res = cli(*args, "-o", tmp_path / "run" / "m.safetensors", "--seed", "5")
+    assert res.exit_code == 0, res.output
+    assert {n: p.read_bytes() for n, p in targets.items()} == before
+    for name in targets:
+        assert not (tmp_path / "run" / name).is_symlink() and (tmp_path / "run" / name).stat().st_size > 0

@@ -4,7 +4,6 @@ number of photos."""
 
 import os
 import signal
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -230,34 +229,45 @@ def test_validation_limit_takes_every_source_in_turn(tmp_path):
     assert val_set.digests == sorted(val_set.digests)
 
 
+#: Measured in a fresh interpreter: tracemalloc counts every thread's allocations, and nothing
+#: an earlier test left (a library's idle thread, a warm cache) may enter the measurement.
+MEASURE_MEMORY = """
+import json, sys, tracemalloc
+from pathlib import Path
+import numpy as np
+from bwcolor import dataset
+from bwcolor.lab import Normalisation
+
+folder, cache = Path(sys.argv[1]), Path(sys.argv[2])
+files = [dataset.DataFile(p, "many") for p in sorted(folder.iterdir())]
+rng = np.random.default_rng(0)
+first, _, _ = dataset.load_images(files[:8], 64, cache / "warm-up", 0.0)  # imports, first-use tables
+dataset.training_batch(first.images, np.arange(8), 32, rng, Normalisation())
+tracemalloc.start()
+train_set, _, summary = dataset.load_images(files, 64, cache, 0.0)
+for k in range(0, len(files), 200):
+    dataset.training_batch(train_set.images, np.arange(k, k + 16), 32, rng, Normalisation())
+print(json.dumps({"peak": tracemalloc.get_traced_memory()[1], "train": summary.train, "decoded": summary.decoded}))
+"""
+
+
 def test_memory_does_not_grow_with_the_number_of_photos(tmp_path):
     """Two thousand photos are hashed, cached and batched without holding them: the peak of
     Python and numpy allocations stays far below what holding the decoded photos would take."""
+    import json
+    import subprocess
+    import sys
+
     rng = np.random.default_rng(0)
     folder = tmp_path / "many"
     for i in range(2000):
-        write(folder / f"{i:04d}.png", rng.integers(0, 255, (40, 40, 3), np.uint8))
-    files = [dataset.DataFile(p, "many") for p in sorted(folder.iterdir())]
-    held = 2000 * 40 * 40 * 3  # bytes of the photos, decoded (uint8): 9.6 MB
-    import gc
-    import threading
-
-    for thread in threading.enumerate():  # earlier tests' threads, still ending, are not this test's
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join(timeout=10)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        train_set, _, summary = dataset.load_images(files, 40, tmp_path / "cache", 0.0)
-        from bwcolor.lab import Normalisation
-
-        for k in range(0, 2000, 200):
-            dataset.training_batch(train_set.images, np.arange(k, k + 16), 32, rng, Normalisation())
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert summary.train == 2000 and summary.decoded == 2000
-    assert peak < held / 3, f"peak {peak / 1e6:.1f} MB"
+        write(folder / f"{i:04d}.png", rng.integers(0, 255, (64, 64, 3), np.uint8))
+    held = 2000 * 64 * 64 * 3  # bytes of the photos, decoded (uint8): 24.6 MB
+    cmd = [sys.executable, "-c", MEASURE_MEMORY, str(folder), str(tmp_path / "cache")]
+    measured = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    assert measured["train"] == 2000 and measured["decoded"] == 2000  # none of them decoded before
+    # what it holds per photo is its name and hash (about 1.2 kB here, 3 MB in all), not its pixels
+    assert measured["peak"] < held / 6, f"peak {measured['peak'] / 1e6:.1f} MB"
 
 
 def test_hashing_and_decoding_run_in_worker_processes(tmp_path, monkeypatch):
@@ -460,3 +470,132 @@ def test_a_validation_photo_is_never_trained_on_under_another_name(tmp_path):
     train_set, val_set, _ = dataset.load_images(files, 40, tmp_path / "cache", 0.0)
     assert len(train_set) == 5 and len(val_set) == 1
     assert data / "img03.png" not in train_set.paths
+
+
+def _edited(src, dst, edit):
+    """A copy of checkpoint ``src`` whose meta (decoded JSON) and tensors ``edit(meta, tensors)`` changed."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        header = dict(f.metadata())
+    meta, tensors = json.loads(header["meta"]), load_file(str(src))
+    edit(meta, tensors)
+    save_file(tensors, str(dst), metadata={**header, "meta": json.dumps(meta)})
+    return dst
+
+
+def _set(path, value):
+    def edit(meta, tensors):
+        *parents, last = path.split(".")
+        node = meta
+        for p in parents:
+            node = node[p]
+        if value is KeyError:
+            del node[last]
+        else:
+            node[last] = value
+
+    return edit
+
+
+def _drop_tensor(name):
+    return lambda meta, tensors: tensors.pop(name)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_set("train_state.bogus", 1), "train_state has unknown field(s) bogus"),
+        (_set("train_state.epoch", -1), "train_state epoch=-1 is not a whole number"),
+        (_set("train_state.batch", "3"), "train_state batch='3' is not a whole number"),
+        (_set("train_state.seconds", None), "train_state seconds=None is not a finite number"),
+        (_set("train_state.history", {"epoch": 1}), "train_state history is not a list"),
+        (_set("train_state.history", []), "train_state history holds 0 epochs, but epoch is 1"),
+        (_set("train_state", [1]), "train_state is not a JSON object"),
+        (_set("train_config", "fast"), "no run settings (train_config)"),
+        (_set("optimizer", KeyError), "no optimizer settings"),
+        (_set("optimizer.param_groups", [{"lr": 1}]), "optimizer param_groups are not lists of parameters"),
+        (_set("optimizer.scalars", {"0/step": "x"}), "optimizer scalar '0/step'='x' is not a number"),
+        (_drop_tensor("extra/torch_rng"), "no random generator state"),
+    ],
+)
+def test_a_damaged_or_edited_resumable_checkpoint_is_refused_field_by_field(tmp_path, cli, edit, message):
+    data = learnable_images(tmp_path / "data", n=8)
+    first = train(config(tmp_path, data, epochs=1))
+    bad = _edited(first["last"], tmp_path / "out" / "bad.last.safetensors", edit)
+    res = cli("train", "--resume", bad, "--epochs", "2", "--cache-dir", tmp_path / "cache")
+    assert res.exit_code == 2, res.output
+    assert f"not a resumable checkpoint: {message}" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_disk_that_fills_up_stops_the_run_with_one_line_and_keeps_the_last_checkpoint(
+    tmp_path, cli, monkeypatch
+):
+    import errno
+
+    from bwcolor import training
+
+    data = learnable_images(tmp_path / "data", n=10)
+    real, calls = training.save_checkpoint, []
+
+    def fills_up(model, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(model, path, *args, **kwargs)
+
+    monkeypatch.setattr(training, "save_checkpoint", fills_up)
+    out = tmp_path / "out" / "m.safetensors"
+    res = cli("train", data, "-m", "baseline", "-o", out, "--crop-size", "32", "--batch-size", "4",
+              "--epochs", "1", "--val-fraction", "0.3", "--cache-dir", tmp_path / "cache",
+              "--checkpoint-minutes", "0")  # fmt: skip
+    last = tmp_path / "out" / "m.last.safetensors"
+    assert res.exit_code == 2, res.output
+    errors = [line for line in res.stderr.splitlines() if line.startswith("bwcolor: error:")]
+    assert len(errors) == 1 and errors == res.stderr.strip().splitlines()[-1:], res.stderr
+    assert (
+        "No space left on device" in errors[0]
+        and f"{last}, the resumable checkpoint saved before, is kept" in errors[0]
+    )
+    assert read_checkpoint(last)[0]["meta"]["train_state"]["batch"] == 1  # the one saved before
+    monkeypatch.setattr(training, "save_checkpoint", real)
+    assert train(resume=last)["history"][-1]["epoch"] == 1
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dataset, "write_atomic", no_space)
+    res = cli(
+        "train",
+        data,
+        "-m",
+        "baseline",
+        "-o",
+        tmp_path / "b",
+        "--crop-size",
+        "32",
+        "--cache-dir",
+        tmp_path / "c2",
+    )
+    assert res.exit_code == 2 and "cannot write the image cache in" in res.stderr, res.output
+    errors = [line for line in res.stderr.splitlines() if line.startswith("bwcolor: error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0]
+
+
+def test_a_photo_of_absurd_aspect_is_skipped_with_a_note_and_crops_stay_bounded(tmp_path, cli):
+    data = learnable_images(tmp_path / "data", n=8)
+    strip = np.random.default_rng(0).integers(0, 255, (1, 20000, 3), np.uint8)
+    write(data / "strip.png", strip)
+    res = cli("train", data, "-m", "baseline", "-o", tmp_path / "m.safetensors", "--crop-size", "32",
+              "--batch-size", "4", "--epochs", "1", "--val-fraction", "0.25", "--cache-dir", tmp_path / "c")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "1 too thin" in res.stderr and "strip.png: 20000 x 1 pixels, thinner than 1:10" in res.stderr
+    rng = np.random.default_rng(0)
+    for shape in ((1, 20000, 3), (20000, 1, 3), (30, 290, 3)):  # whatever reaches a crop
+        img = np.zeros(shape, np.uint8)
+        assert dataset.center_crop(img, 32).shape == (32, 32, 3)
+        assert dataset.random_resized_crop(img, 32, rng).shape == (32, 32, 3)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bwcolor import lab
+from bwcolor.errors import UsageError
 from bwcolor.synthetic import pan, write_clip, zoom
 from bwcolor.temporal import Stabiliser, flicker
 from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
@@ -151,7 +152,7 @@ def test_every_container_round_trips(tmp_path, baseline_ckpt, suffix):
     result = colorize_video(load_model(baseline_ckpt), src, tmp_path / "out" / src.name)
     assert result.frames == 6
     size, pts, _ = video_timing(tmp_path / "out" / src.name)
-    assert size == (64, 48) and len(pts) == 6
+    assert size == (64, 48) and pts == video_timing(src)[1]  # in order, and not a frame late
 
 
 def test_variable_frame_rate_is_kept_as_the_container_says(tmp_path, baseline_ckpt):
@@ -285,3 +286,15 @@ def test_a_4k_film_is_streamed_in_bounded_memory(tmp_path, baseline_ckpt):
     frame_bytes = 3840 * 2160 * 3
     assert result.frames == 10
     assert peak < 8 * frame_bytes, peak / frame_bytes  # a few frames in flight, never the film
+
+
+def test_colorize_video_refuses_to_replace_its_input(tmp_path, baseline_ckpt):
+    from bwcolor import colorize_video, load_model
+
+    src = write_clip(tmp_path / "film.mp4", [photo(i, 48, 64) for i in range(3)], fps=10)
+    (tmp_path / "link.mp4").symlink_to(src)
+    before = src.read_bytes()
+    for dst in (src, tmp_path / "." / "film.mp4", tmp_path / "link.mp4"):
+        with pytest.raises(UsageError, match="would replace the input film"):
+            colorize_video(load_model(baseline_ckpt), src, dst)
+    assert src.read_bytes() == before

@@ -33,7 +33,7 @@ from torch import nn
 from bwcolor.lab import Normalisation
 from bwcolor.models import register_model
 from bwcolor.models.backbones import EMBEDDING_DIM, EfficientNetLite0
-from bwcolor.models.colour_classes import ClassHead, class_prior
+from bwcolor.models.colour_classes import ClassHead, class_cells, class_prior
 from bwcolor.models.fusion import conv_relu, gray_from_lum
 from bwcolor.models.hints import HintEncoder, no_hints, random_hints
 from bwcolor.models.hooks import TrainingHooks
@@ -41,6 +41,8 @@ from bwcolor.models.hooks import TrainingHooks
 #: Encoder blocks whose outputs are the skip features: H/4, H/8, H/16, H/32.
 SKIP_BLOCKS = (2, 4, 10, 15)
 SKIP_CHANNELS = (24, 40, 112, 320)
+#: Blocks of the EfficientNet-Lite0 encoder (the last N can be fine-tuned).
+ENCODER_BLOCKS = 16
 #: Smaller inputs are padded (edge pixels repeated) to this side for the encoder.
 MIN_SIDE = 32
 #: Fine-tuned encoder blocks learn at this fraction of the decoder's rate: their ImageNet
@@ -108,6 +110,16 @@ class EffNetUNet(nn.Module):
         hue_power: float = 1.0
         tune_encoder_blocks: int = 0  # fine-tune the encoder's last N blocks (of 16) and its head
         hint_inputs: bool = False  # take colour hints (ab and mask) besides L (bwcolor.models.hints)
+
+        def problem(self) -> str | None:
+            """What makes this config unbuildable (a checkpoint header's values), or None."""
+            if self.head not in ("regression", "classes"):
+                return f"head={self.head!r} is not 'regression' or 'classes'"
+            if not 0 <= self.tune_encoder_blocks <= ENCODER_BLOCKS:
+                return f"tune_encoder_blocks={self.tune_encoder_blocks} is not between 0 and {ENCODER_BLOCKS}"
+            if self.class_prior is not None and len(self.class_prior) != len(class_cells()):
+                return f"class_prior has {len(self.class_prior)} values, not one per class ({len(class_cells())})"
+            return None
 
     def __init__(self, config: Config | None = None):
         super().__init__()

@@ -29,7 +29,7 @@ from torch import nn
 
 from bwcolor.lab import Normalisation
 from bwcolor.models import register_model
-from bwcolor.models.backbones import EMBEDDING_DIM, create_backbone
+from bwcolor.models.backbones import BACKBONES, EMBEDDING_DIM, create_backbone
 from bwcolor.models.colour_classes import ClassHead
 from bwcolor.models.hooks import TrainingHooks
 
@@ -57,6 +57,16 @@ class FusionNet(nn.Module):
         embedding_dropout: float = 0.0  # training only: keeps the fusion from memorising images
         head: str = "regression"  # "regression": ab with tanh (the paper); "classes": ab-class logits
         temperature: float = 0.38  # annealed-mean temperature of the "classes" head
+
+        def problem(self) -> str | None:
+            """What makes this config unbuildable (a checkpoint header's values), or None."""
+            if self.head not in ("regression", "classes"):
+                return f"head={self.head!r} is not 'regression' or 'classes'"
+            if self.backbone not in BACKBONES:
+                return f"backbone={self.backbone!r} is not one of {', '.join(sorted(BACKBONES))}"
+            if not 0 <= self.embedding_dropout < 1:
+                return f"embedding_dropout={self.embedding_dropout!r} is not in [0, 1)"
+            return None
 
     def __init__(self, config: Config | None = None):
         super().__init__()
