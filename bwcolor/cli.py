@@ -717,8 +717,10 @@ def _training_summary(result: dict) -> str:
         f"; plot: {result['plot']}" if result["plot"] else ""
     )
     if not scored:
-        return f"best checkpoint: {result['best']} (no validation set; training {result['loss_name']} "
-        f"{result['best_val_loss']:.5f}); {where}"
+        return (
+            f"best checkpoint: {result['best']} (no validation set; training {result['loss_name']} "
+            f"{result['best_val_loss']:.5f}); {where}"
+        )
     best = min(scored, key=lambda h: h["val_loss"])
     figures = f"validation MSE on ab {best['val_mse']:.5f} (gray, a=b=0: {result['gray_val_loss']:.5f})"
     if best["val_mse"] != best["val_loss"]:

@@ -197,17 +197,30 @@ def _data_files(patterns: list[str], what: str, is_val: bool = False) -> list[da
     return files
 
 
-def _build_model(cfg: TrainConfig, from_data: dict[str, Any] | None = None):
-    """The model ``cfg`` names, with the config options it has (and those the data decided)."""
+#: What a run started from another checkpoint (``--init-from``, fine-tuning) takes from it unless
+#: told otherwise: how it is built (its head, the encoder blocks it tunes, its hint inputs) and
+#: how it decodes and renders colour, so that fine-tuning the default keeps its colourfulness.
+INHERITED = ("render_size", "head", "tune_encoder_blocks", "hint_inputs", "temperature", "prior_weight",
+             "chroma_scale", "hue_boost", "hue_power")  # fmt: skip
+
+
+def _build_model(cfg: TrainConfig, from_data: dict[str, Any] | None = None, base: dict | None = None):
+    """The model ``cfg`` names, with the config options it has (and those the data decided).
+
+    ``base``: the config of the checkpoint the run starts from (``--init-from``) or continues
+    (``--resume``): its :data:`INHERITED` settings hold unless the run's options say otherwise (it
+    may tune more encoder blocks, or add hint inputs, never fewer)."""
     known = set(model_class(cfg.model).Config.__dataclass_fields__)
+    base = {k: v for k, v in (base or {}).items() if k in INHERITED}
     wanted = {
-        "render_size": cfg.render_size or 2 * cfg.image_size,
+        **base,
+        "render_size": cfg.render_size or base.get("render_size") or 2 * cfg.image_size,
         "backbone": cfg.backbone,
         "backbone_weights": cfg.backbone_weights,
         "embedding_dropout": cfg.embedding_dropout,
-        "head": cfg.head,
-        "tune_encoder_blocks": cfg.tune_encoder_blocks or None,
-        "hint_inputs": cfg.hint_inputs or None,
+        "head": cfg.head or base.get("head"),
+        "tune_encoder_blocks": max(cfg.tune_encoder_blocks, base.get("tune_encoder_blocks", 0)) or None,
+        "hint_inputs": (cfg.hint_inputs or base.get("hint_inputs")) or None,
         **(from_data or {}),
     }
     options = {k: v for k, v in wanted.items() if k in known and v is not None}
@@ -454,6 +467,13 @@ class _Subset:
         return self.images[int(self.indices[i])]
 
 
+def _starting_config(cfg: TrainConfig) -> dict:
+    """The config of the checkpoint ``cfg.init_from`` names (empty for a run from scratch)."""
+    if not cfg.init_from:
+        return {}
+    return read_checkpoint(resolve_model_path(cfg.init_from))[0]["config"]
+
+
 def _init_from(model: torch.nn.Module, cfg: TrainConfig) -> None:
     """Start ``model`` from the weights of checkpoint (or shipped model) ``cfg.init_from``: the
     same network with the same head; its optimizer state and schedule are not taken."""
@@ -538,7 +558,9 @@ class Trainer:
             dataset.epoch_indices(self.train_set, cfg.seed, 0, cfg.max_per_source)[:DATA_SAMPLE]
         )
         sample = _Subset(self.train_set.images, balanced)
-        model = _build_model(cfg, self.hooks.config_from_data({"head": cfg.head}, sample))
+        base = resumed[1]["config"] if resumed else _starting_config(cfg)
+        head = cfg.head or base.get("head")
+        model = _build_model(cfg, self.hooks.config_from_data({"head": head}, sample), base)
         if resumed:
             path, header, tensors = resumed
             model.load_state_dict(

@@ -258,3 +258,45 @@ def test_links_at_the_derived_names_are_replaced_never_written_through(tmp_path,
     assert {n: p.read_bytes() for n, p in targets.items()} == before
     for name in targets:
         assert not (tmp_path / "run" / name).is_symlink() and (tmp_path / "run" / name).stat().st_size > 0
+
+
+def test_the_summary_without_a_validation_set_is_whole(tmp_path, cli):
+    data = learnable_images(tmp_path / "data", n=8)
+    res = cli("train", data, "-m", "baseline", "-o", tmp_path / "m.safetensors", "--crop-size", "32",
+              "--batch-size", "4", "--epochs", "1", "--val-fraction", "0", "--cache-dir", tmp_path / "c")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    line = res.stderr.strip().splitlines()[-1]
+    assert "(no validation set; training" in line and f"); last: {tmp_path / 'm.last.safetensors'}" in line, (
+        line
+    )
+
+
+def test_fine_tuning_the_default_keeps_how_it_is_built_decodes_and_renders(tmp_path, cli):
+    """`--init-from effnet_unet` with no other option: the README's command works, and the result
+    colours as the default does (its encoder blocks, hue boost and render size), not duller."""
+    from bwcolor.shipped import weights_dir
+
+    data = learnable_images(tmp_path / "data", n=8)
+    out = tmp_path / "mine" / "effnet_unet.safetensors"
+    res = cli("train", data, "--init-from", "effnet_unet", "-o", tmp_path / "mine", "--crop-size", "32",
+              "--batch-size", "4", "--epochs", "1", "--val-fraction", "0.25", "--cache-dir", tmp_path / "c")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    shipped = read_checkpoint(weights_dir() / "effnet_unet.safetensors")[0]["config"]
+    mine = read_checkpoint(out)[0]["config"]
+    for key in (
+        "render_size",
+        "tune_encoder_blocks",
+        "head",
+        "temperature",
+        "hue_boost",
+        "hue_power",
+        "chroma_scale",
+    ):
+        assert mine[key] == shipped[key], key
+    assert mine["render_size"] == 256 != 2 * 32
+    res = cli("train", data, "--init-from", "effnet_unet", "-o", tmp_path / "r", "--crop-size", "32", "--batch-size",
+              "4", "--epochs", "1", "--val-fraction", "0.25", "--cache-dir", tmp_path / "c", "--render-size", "128")  # fmt: skip
+    assert (
+        res.exit_code == 0
+        and read_checkpoint(tmp_path / "r" / "effnet_unet.safetensors")[0]["config"]["render_size"] == 128
+    )
