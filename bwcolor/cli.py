@@ -417,7 +417,7 @@ def train(
         str, typer.Option(help="fusion only: efficientnet_lite0 or inception_resnet_v2.")
     ] = "efficientnet_lite0",
     backbone_weights: BackboneWeights = None,
-    image_size: Annotated[
+    crop_size: Annotated[
         int,
         typer.Option(
             "--crop-size", "--image-size", help="Side of the square training crops (a multiple of 8)."
@@ -635,7 +635,7 @@ def train(
             else:
                 cfg = TrainConfig(
                     data=list(data), output=str(output), model=model, backbone=backbone,
-                    backbone_weights=backbone_weights, image_size=image_size, render_size=render_size,
+                    backbone_weights=backbone_weights, crop_size=crop_size, render_size=render_size,
                     epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                     embedding_dropout=embedding_dropout, patience=patience, head=head, rebalance=rebalance, seed=seed,
                     val_fraction=val_fraction,
@@ -792,6 +792,7 @@ def evaluate(
 
     Each model sees only the L channel and colorizes exactly as 'bwcolor colorize' does.
     """
+    from bwcolor.evaluate import NO_GROUND_TRUTH
     from bwcolor.evaluate import evaluate as run_evaluation
 
     try:
@@ -814,7 +815,10 @@ def evaluate(
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
     for f, why in result.skipped:
-        error_line(f, f"skipped: {why}")
+        if why.endswith(NO_GROUND_TRUTH):  # a gray photo has nothing to score against: a note
+            say(err, f"bwcolor: note: {f}: skipped: {why}")
+        else:
+            error_line(f, f"skipped: {why}")
     if csv_path is not None:
         import csv
 

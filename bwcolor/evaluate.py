@@ -53,14 +53,18 @@ def _scores(row: dict) -> dict[str, float]:
     return {k: v for k, v in row.items() if k not in ("file", "model", "width", "height")}
 
 
+#: Why a grayscale photo is skipped: there is no colour to score against (not an error).
+NO_GROUND_TRUTH = "no colour ground truth"
+
+
 def ground_truth(path: Path, size: int | None) -> np.ndarray:
     """The colour ground truth as RGB (resized to size x size for the square protocol)."""
     picture = read_image(path)
     if picture.pixels.ndim == 2:
-        raise ImageError("grayscale: no colour ground truth")
+        raise ImageError(f"grayscale: {NO_GROUND_TRUTH}")
     rgb = picture.pixels
     if lab.mean_chroma(to_float(rgb)) < COLOUR_CHROMA:
-        raise ImageError("near-grayscale: no colour ground truth")
+        raise ImageError(f"near-grayscale: {NO_GROUND_TRUTH}")
     if size:
         rgb = lab.resize(rgb, size, size)
     return rgb

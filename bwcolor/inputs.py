@@ -3,7 +3,8 @@
 Each source remembers the folder it was found under (its base) so that outputs mirror the
 input tree: ``photos/1920/a.jpg`` found under ``photos/`` is written to ``OUT/1920/a.jpg``.
 Glob patterns are expanded here (so quoted globs work); their base is the part before the
-first wildcard. Extensions are matched case-insensitively.
+first wildcard. Extensions are matched case-insensitively, in globs as in folders (``*.jpg``
+finds ``X.JPG``); the rest of a pattern is matched as the file system spells it.
 """
 
 from __future__ import annotations
@@ -76,6 +77,15 @@ def _glob_base(pattern: str) -> Path:
     return Path(*base) if base else Path(".")
 
 
+def _any_case_extension(pattern: str) -> str:
+    """``pattern`` with a literal extension matched in any case (``*.jpg`` also finds
+    ``X.JPG``), as folders are searched; the rest of the pattern is as given."""
+    head, dot, ext = pattern.rpartition(".")
+    if not dot or not ext.isalnum() or not ext.isascii() or "/" in ext or os.sep in ext:
+        return pattern
+    return head + dot + "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in ext)
+
+
 def _climbs_out(match: Path, base: Path) -> bool:
     """Whether a glob match lies outside the pattern's base (``in/*/../../*.jpg``): its output
     then mirrors from its own folder, so that it goes into the output folder, never beside the
@@ -138,7 +148,7 @@ def expand_inputs(
                 )
         elif glob.has_magic(raw):
             base = _glob_base(raw)
-            matches = sorted(glob.glob(raw, recursive=True))
+            matches = sorted(glob.glob(_any_case_extension(raw), recursive=True))
             matches = [m for m in matches if not _inside(Path(m), exclude)]  # a rerun's own outputs
             images = [Path(m) for m in matches if Path(m).is_file() and wanted(Path(m))]
             for m in images:

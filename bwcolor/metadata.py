@@ -198,6 +198,8 @@ def read_metadata(im: Image.Image) -> Metadata:
     if isinstance(icc, bytes) and len(icc) >= 20 and icc[16:20] == b"RGB ":
         meta.icc_profile = icc
     dpi = im.info.get("dpi")
+    if hasattr(im, "tag_v2") and not (282 in im.tag_v2 and im.tag_v2.get(296, 2) in (2, 3)):
+        dpi = None  # a TIFF without resolution tags, or with no unit: Pillow says 1 dpi; none holds
     try:
         if dpi and len(dpi) == 2 and all(0 < float(d) < float("inf") for d in dpi):
             meta.dpi = (float(dpi[0]), float(dpi[1]))

@@ -105,8 +105,8 @@ class TrainConfig:
     model: str = DEFAULT_MODEL
     backbone: str = "efficientnet_lite0"
     backbone_weights: str | None = None
-    image_size: int = 128
-    render_size: int | None = None  # long side at inference; default 2 x image_size
+    crop_size: int = 128
+    render_size: int | None = None  # long side at inference; default 2 x crop_size
     epochs: int = 10
     batch_size: int = 16
     lr: float = 1e-3
@@ -135,8 +135,8 @@ class TrainConfig:
         trainable = [m for m in list_models() if m != "gray"]
         if self.model not in trainable:
             raise UsageError(f"unknown model {self.model!r} to train: use one of {', '.join(trainable)}")
-        if self.image_size % SIZE_MULTIPLE or self.image_size < 16:
-            raise UsageError(f"--image-size must be a multiple of {SIZE_MULTIPLE}, at least 16")
+        if self.crop_size % SIZE_MULTIPLE or self.crop_size < 16:
+            raise UsageError(f"--crop-size must be a multiple of {SIZE_MULTIPLE}, at least 16")
         if not 0 <= self.val_fraction < 1:
             raise UsageError("--val-fraction must be in [0, 1)")
         tunable = "tune_encoder_blocks" in model_class(self.model).Config.__dataclass_fields__
@@ -159,7 +159,7 @@ class TrainConfig:
         with_head = [m for m in trainable if "head" in model_class(m).Config.__dataclass_fields__]
         if self.head is not None and self.model not in with_head:
             raise UsageError(f"--head is for the {' and '.join(sorted(with_head))} models only")
-        render = self.render_size if self.render_size is not None else 2 * self.image_size
+        render = self.render_size if self.render_size is not None else 2 * self.crop_size
         if render % SIZE_MULTIPLE or not 16 <= render <= MAX_RENDER_SIZE:  # as a checkpoint requires
             given = "--render-size" if self.render_size is not None else "--render-size (2 x --crop-size)"
             raise UsageError(
@@ -214,7 +214,7 @@ def _build_model(cfg: TrainConfig, from_data: dict[str, Any] | None = None, base
     base = {k: v for k, v in (base or {}).items() if k in INHERITED}
     wanted = {
         **base,
-        "render_size": cfg.render_size or base.get("render_size") or 2 * cfg.image_size,
+        "render_size": cfg.render_size or base.get("render_size") or 2 * cfg.crop_size,
         "backbone": cfg.backbone,
         "backbone_weights": cfg.backbone_weights,
         "embedding_dropout": cfg.embedding_dropout,
@@ -318,6 +318,8 @@ def _config_for_resume(resume: Path, saved: dict, overrides: dict[str, Any]) -> 
     Outputs go next to the checkpoint given (never to a path read from the file), and the cache
     where this command says; any other option that differs from the saved run is refused.
     """
+    if "image_size" in saved:  # the name of crop_size in checkpoints written before 2026-12-03
+        saved = {"crop_size": saved["image_size"], **{k: v for k, v in saved.items() if k != "image_size"}}
     output = resume.with_name(resume.name.removesuffix(".last.safetensors") + ".safetensors")
     changed = sorted(
         k
@@ -426,7 +428,7 @@ def _load_data(cfg: TrainConfig, emit, main: bool, resumed: bool = False):
     files = _check_outputs(Path(cfg.output), files, resumed)
     train_set, val_set, data = dataset.load_images(
         files,
-        round(cfg.image_size * 1.25),
+        round(cfg.crop_size * 1.25),
         Path(cfg.cache_dir),
         0.0 if cfg.val else cfg.val_fraction,
         cfg.max_images,
@@ -595,7 +597,7 @@ class Trainer:
             )
         )
         self.hooks.prepare(
-            self.model, self.train_set, self.val_set, Path(cfg.cache_dir), cfg.image_size, drawn
+            self.model, self.train_set, self.val_set, Path(cfg.cache_dir), cfg.crop_size, drawn
         )
         if procs.main:
             procs.barrier()
@@ -605,7 +607,7 @@ class Trainer:
                 self.model, device_ids=[device.index] if device.type == "cuda" else None
             )
         self.val_l, self.val_ab = (
-            dataset.validation_arrays(self.val_set.images, cfg.image_size, self.norm)
+            dataset.validation_arrays(self.val_set.images, cfg.crop_size, self.norm)
             if len(self.val_set)
             else (None, None)
         )
@@ -700,7 +702,7 @@ class Trainer:
         idx = order[k * cfg.batch_size : (k + 1) * cfg.batch_size]
         rng = np.random.default_rng([cfg.seed, epoch, k])
         mine = self.procs.shard(len(idx))
-        lum, ab, flips = dataset.training_batch(self.train_set.images, idx, cfg.image_size, rng, self.norm)
+        lum, ab, flips = dataset.training_batch(self.train_set.images, idx, cfg.crop_size, rng, self.norm)
         cond = self.hooks.condition(idx[mine], flips[mine].astype(int))
         hints = self.hooks.hints(self.model, ab, rng)
         hints = None if hints is None else torch.from_numpy(hints[mine])

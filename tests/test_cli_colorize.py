@@ -144,6 +144,9 @@ def test_quoted_globs_and_case_insensitive_extensions(tmp_path, cli, baseline_ck
     assert (tmp_path / "out" / "sub" / "deeper" / "c.tif").exists()
     res = cli("colorize", f"{src}/*.zzz", "-o", tmp_path / "out2", "-m", baseline_ckpt)
     assert res.exit_code == 1 and "no files match" in res.stderr
+    write(src / "London1900.JPG", gray_of(gradient_rgb(20, 20)))  # a glob's extension, in any case
+    res = cli("colorize", f"{src}/**/*.jpg", "-o", tmp_path / "out3", "-m", baseline_ckpt, "--json")
+    assert res.exit_code == 0 and (tmp_path / "out3" / "London1900.JPG").exists(), res.output
 
 
 def test_a_glob_that_climbs_out_of_its_base_still_writes_into_the_output_folder(tmp_path, cli, baseline_ckpt):

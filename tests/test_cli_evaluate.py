@@ -64,6 +64,19 @@ def test_grayscale_folder_is_a_clear_error(tmp_path, cli):
     assert res.exit_code == 2 and "no colour ground-truth" in res.stderr
 
 
+def test_a_gray_photo_among_colour_ones_is_a_note_not_an_error(tmp_path, cli):
+    write(tmp_path / "m" / "a.png", gradient_rgb(20, 20))
+    write(tmp_path / "m" / "g.png", gray_of(gradient_rgb(20, 20)))
+    (tmp_path / "m" / "broken.png").write_bytes(b"not a png")
+    res = cli("evaluate", tmp_path / "m", "-m", "gray")
+    assert res.exit_code == 0, res.output
+    assert (
+        "bwcolor: note: " in res.stderr and "g.png: skipped: grayscale: no colour ground truth" in res.stderr
+    )
+    assert "bwcolor: error: " in res.stderr and "broken.png: skipped" in res.stderr  # unreadable: an error
+    assert "error" not in [line for line in res.stderr.splitlines() if "g.png" in line][0]
+
+
 def test_the_table_fits_80_columns_with_names_whole(tmp_path, cli, baseline_ckpt, monkeypatch):
     from tests.conftest import gradient_rgb, write
 

@@ -111,7 +111,7 @@ def test_resume_with_another_number_of_processes(one_process):
 
     with pytest.raises(TrainingInterrupted):
         train(
-            data=[str(root / "data")], val=[str(root / "val")], model="baseline", epochs=2, image_size=32,
+            data=[str(root / "data")], val=[str(root / "val")], model="baseline", epochs=2, crop_size=32,
             batch_size=4, lr=LR, cache_dir=str(root / "cache"), device="cpu", precision="fp32", workers=1, output=str(out),
             on_event=stop_after_4_batches,
         )  # fmt: skip

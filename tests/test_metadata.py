@@ -113,6 +113,16 @@ def test_tiff_carries_profile_dpi_and_descriptive_tags(outputs):
     assert opened(outputs / "out" / "c.tif").info["icc_profile"] == rgb_profile()
 
 
+def test_a_tiff_without_a_resolution_does_not_come_out_claiming_one(tmp_path, cli, baseline_ckpt):
+    """Pillow reports 1 dpi for a TIFF with no resolution tags; written as 1 dots per inch, a
+    photo editor would show a print metres wide. No resolution in, none (unit NONE) out."""
+    (tmp_path / "in").mkdir()
+    Image.fromarray(gray_of(gradient_rgb(24, 40))).save(tmp_path / "in" / "scan.tif")
+    assert 282 not in Image.open(tmp_path / "in" / "scan.tif").tag_v2
+    written, _ = colorize_one(cli, tmp_path, tmp_path / "in" / "scan.tif", baseline_ckpt)
+    assert opened(written).tag_v2.get(296, 1) == 1  # ResolutionUnit: none (not inch, not cm)
+
+
 def test_a_profile_that_cannot_describe_rgb_is_replaced_by_srgb(outputs):
     im = opened(outputs / "out" / "d.webp")
     assert im.info["icc_profile"] == srgb_profile()

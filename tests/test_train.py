@@ -29,7 +29,7 @@ def config(tmp_path, data, **kw):
     if not val.exists():
         learnable_images(val, n=4, seed=99)
     base = dict(
-        data=[str(data)], output=str(tmp_path / "out" / "m.safetensors"), model="baseline", image_size=32,
+        data=[str(data)], output=str(tmp_path / "out" / "m.safetensors"), model="baseline", crop_size=32,
         epochs=2, batch_size=4, lr=3e-3, val_fraction=0.0, val=[str(val)], workers=1,
         cache_dir=str(tmp_path / "cache"), device="cpu",
     )  # fmt: skip

@@ -152,7 +152,7 @@ def test_resume_through_the_cli_names_the_refused_options(tmp_path, cli):
     first = train(config(tmp_path, data, epochs=1))
     res = cli("train", "--resume", first["last"], "--lr", "0.5", "--image-size", "64")
     assert res.exit_code == 2
-    assert "--image-size, --lr cannot change" in res.stderr and "Traceback" not in res.output
+    assert "--crop-size, --lr cannot change" in res.stderr and "Traceback" not in res.output
     res = cli("train", "--resume", first["last"], "--epochs", "2", "-q", "--cache-dir", tmp_path / "cache")
     assert res.exit_code == 0, res.output
     assert "epoch 2:" in res.stderr
