@@ -30,6 +30,7 @@ from bwcolor.errors import ImageError, UsageError
 from bwcolor.formats import format_of, is_video_path, normalise_format, output_path
 from bwcolor.inputs import InputProblem, Source
 from bwcolor.metadata import Metadata, fit_metadata
+from bwcolor.outputs import COLORIZED, OTHER_MODEL, OUTPUT_EXISTS
 from bwcolor.pixels import Picture
 from bwcolor.temporal import CARRY
 
@@ -93,6 +94,19 @@ class Options:
     temporal_smoothing: float = CARRY  # videos: colour carried along the motion (bwcolor.temporal)
     provenance: bool = True  # tag outputs as colorized by bwcolor (EXIF Software, XMP)
     model_label: str | None = None  # the model as outputs name it: existing ones by another are reported
+    out_file: Path | None = None  # one input: its output's file name (its extension, the format)
+    suffix: str | None = None  # outputs beside their inputs, named NAME<suffix>.EXT
+    include_colorized: bool = False  # also colorize inputs that bwcolor's provenance tag marks
+
+    def output_for(self, src: Source) -> Path:
+        """Where the output of ``src`` goes: the one file named, beside it with the suffix, or
+        under the output folder, mirroring the input tree."""
+        if self.out_file is not None:
+            return self.out_file
+        if self.suffix is not None:
+            named = output_path(Path(src.path.name), self.fmt)
+            return src.path.with_name(named.stem + self.suffix + named.suffix)
+        return self.out_dir / output_path(src.relative, self.fmt)
 
 
 @dataclass
@@ -117,6 +131,7 @@ class Summary:
     done: int = 0
     skipped: int = 0
     skipped_other_model: int = 0  # of the skipped: outputs an earlier run made with another model
+    skipped_colorized: int = 0  # of the skipped: inputs that are bwcolor's own outputs
     failed: int = 0
     colour_inputs: int = 0
     seconds: float = 0.0
@@ -146,6 +161,7 @@ class Summary:
         elif result.status == "skipped":
             self.skipped += 1
             self.skipped_other_model += result.message.startswith(OTHER_MODEL)
+            self.skipped_colorized += result.message.startswith(COLORIZED)
         else:
             self.failed += 1
             self.failures.append(result)
@@ -155,6 +171,7 @@ class Summary:
             "done": self.done,
             "skipped": self.skipped,
             "skipped_other_model": self.skipped_other_model,
+            "skipped_colorized": self.skipped_colorized,
             "failed": self.failed,
             "colour_inputs": self.colour_inputs,
             "seconds": round(self.seconds, 3),
@@ -167,7 +184,13 @@ class Summary:
         }
 
 
-OTHER_MODEL = "the output was made by another model"
+class AlreadyColorized(ImageError):
+    """An input that bwcolor's provenance tag marks as its own output: skipped, not failed."""
+
+
+def colorized_skip(job: Job, made: str) -> FileResult:
+    why = f"{COLORIZED} ({made}): skipped; --include-colorized takes it"
+    return FileResult(str(job.source), "skipped", str(job.output), why)
 
 
 def made_by(output: Path) -> str | None:
@@ -204,7 +227,7 @@ def plan(sources: list[Source], options: Options) -> tuple[list[Job], list[FileR
     settled: list[FileResult] = []
     claimed: dict[Path, Path] = {}
     for src in sources:
-        out = options.out_dir / output_path(src.relative, options.fmt)
+        out = options.output_for(src)
         key = out.resolve()
         if key in inputs:
             raise UsageError(
@@ -226,7 +249,7 @@ def plan(sources: list[Source], options: Options) -> tuple[list[Job], list[FileR
             if options.model_label is not None and maker is not None and maker != options.model_label:
                 why = f"{OTHER_MODEL} ({maker}), not {options.model_label}: skipped; --overwrite redoes it"
             else:
-                why = "output exists"
+                why = OUTPUT_EXISTS
             settled.append(FileResult(str(src.path), "skipped", str(out), why))
             continue
         jobs.append(Job(src.path, out))
@@ -243,6 +266,9 @@ class _Decoded:
 
 def _decode(job: Job, options: Options, render_size: int, norm) -> _Decoded:
     picture = read_image(job.source, options.max_pixels)
+    made = picture.metadata.colorized_by()
+    if made and not options.include_colorized:
+        raise AlreadyColorized(made)
     lum = core.luminance(picture)
     return _Decoded(job, picture, lum.had_colour, core.network_input(lum.lum, render_size, norm))
 
@@ -343,6 +369,9 @@ def run_jobs(
         report(result)
 
     def fail(job: Job, exc: Exception) -> None:
+        if isinstance(exc, AlreadyColorized):
+            settle(colorized_skip(job, str(exc)))
+            return
         message = str(exc) if isinstance(exc, ImageError) else f"unexpected {type(exc).__name__}: {exc}"
         settle(FileResult(str(job.source), "failed", str(job.output), message))
 

@@ -30,6 +30,7 @@ from bwcolor import __version__
 from bwcolor.decode import DEFAULT_MAX_PIXELS
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.lab import MAX_RENDER_SIZE
+from bwcolor.outputs import COUNTED_SKIPS, DEFAULT_OUTPUT
 from bwcolor.shipped import DEFAULT_MODEL, SHIPPED_MODELS
 from bwcolor.temporal import CARRY
 
@@ -204,8 +205,30 @@ def colorize(
         ),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output folder; mirrors the input tree.")
-    ] = Path("colorized"),
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output folder, mirroring the input tree (default: colorized). For one input, a file "
+            "name with an image or video extension writes that file, in that format.",
+            show_default=False,
+        ),
+    ] = None,
+    suffix: Annotated[
+        str | None,
+        typer.Option(
+            help="Write each output beside its input, named NAME<SUFFIX>.EXT (e.g. --suffix _colour), "
+            "instead of into a folder.",
+            show_default=False,
+        ),
+    ] = None,
+    include_colorized: Annotated[
+        bool,
+        typer.Option(
+            help="Also colorize inputs that bwcolor's provenance tag marks as its own outputs "
+            "(default: skip them, counted in the summary)."
+        ),
+    ] = False,
     model: Annotated[
         str,
         typer.Option(
@@ -301,8 +324,8 @@ def colorize(
     def on_result(result) -> None:
         if result.status == "failed":
             say(progress.console, f"bwcolor: error: {result.source}: {result.message}")
-        elif result.status == "skipped" and result.message != "output exists" and not quiet:
-            say(progress.console, f"bwcolor: note: {result.source}: {result.message}")
+        elif result.status == "skipped" and not quiet and not result.message.startswith(COUNTED_SKIPS):
+            say(progress.console, f"bwcolor: note: {result.source}: {result.message}")  # the rest: counted
         for note in result.notes:
             say(progress.console, f"bwcolor: note: {result.source}: {note}")
         if task is not None:  # a file of the run (skips and planning failures come before it)
@@ -336,7 +359,8 @@ def colorize(
     try:
         with _signal_handler(signal.SIGINT, on_sigint):
             summary = colorize_paths(
-                inputs, output, model, fmt=fmt, overwrite=overwrite, recursive=recursive, device=device,
+                inputs, output, model, suffix=suffix, include_colorized=include_colorized, fmt=fmt,
+                overwrite=overwrite, recursive=recursive, device=device,
                 batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
                 saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality,
                 max_pixels=max_pixels, provenance=provenance, backbone_weights=backbone_weights,
@@ -347,10 +371,11 @@ def colorize(
         raise fail_usage(str(exc)) from None
     finally:
         progress.stop()
+    where = f"beside each input (NAME{suffix}.EXT)" if suffix is not None else str(output or DEFAULT_OUTPUT)
     if as_json:
-        typer.echo(json.dumps({**summary.to_dict(), "output": str(output)}))
+        typer.echo(json.dumps({**summary.to_dict(), "output": where}))
     elif not quiet:
-        _print_summary(summary, output, summary.interrupted)
+        _print_summary(summary, where, summary.interrupted)
     if summary.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_SOME_FAILED if summary.failed else EXIT_OK)
@@ -369,11 +394,15 @@ def _signal_handler(signum: int, handler):
         signal.signal(signum, previous)
 
 
-def _print_summary(summary, output: Path, interrupted: bool) -> None:
+def _print_summary(summary, output: str, interrupted: bool) -> None:
     head = "Interrupted" if interrupted else "Done"
     skipped = f"{summary.skipped} skipped (output exists"
     if summary.skipped_other_model:
         skipped += f"; {summary.skipped_other_model} made by another model: --overwrite redoes them"
+    if summary.skipped_colorized:
+        skipped += (
+            f"; {summary.skipped_colorized} already colorized by bwcolor: --include-colorized takes them"
+        )
     line = f"{head}: {summary.done} colorized, {skipped}), {summary.failed} failed"
     if summary.done:
         rates = []
@@ -384,7 +413,7 @@ def _print_summary(summary, output: Path, interrupted: bool) -> None:
                 f"{summary.videos} video(s), {summary.frames} frames, {summary.frames_per_second:.1f} frames/s"
             )
         line += f" in {summary.seconds:.1f} s ({'; '.join(rates)})"
-    say(err, line + f". Output: {output}")
+    say(err, line + (f". Output: {output}" if summary.done else "."))
     if summary.colour_inputs:
         err.print(
             f"{summary.colour_inputs} input(s) were already colour or toned (e.g. sepia): "

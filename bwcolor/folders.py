@@ -21,15 +21,40 @@ from pathlib import Path
 from bwcolor import batch
 from bwcolor.batch import FileResult, Options, Summary
 from bwcolor.decode import DEFAULT_MAX_PIXELS
+from bwcolor.formats import is_image_path, is_video_path
+from bwcolor.outputs import DEFAULT_OUTPUT
 from bwcolor.shipped import DEFAULT_MODEL
 from bwcolor.temporal import CARRY
 
 
+def _check_file_target(out_file: Path, sources: list, fmt: str | None) -> None:
+    """An output file name takes one input, of its kind, in the format its extension names."""
+    from bwcolor.errors import UsageError
+    from bwcolor.formats import format_of, normalise_format
+
+    if len(sources) > 1:
+        raise UsageError(
+            f"--output {out_file} is a file name, for one input; {len(sources)} inputs were found: "
+            "give a folder for several (or --suffix to write beside each)"
+        )
+    if sources and is_video_path(sources[0].path) != is_video_path(out_file):
+        kind = "a film" if is_video_path(sources[0].path) else "a photo"
+        raise UsageError(
+            f"--output {out_file}: {sources[0].path.name} is {kind}; give a file name of that kind"
+        )
+    if fmt is not None and not is_video_path(out_file) and normalise_format(fmt) != format_of(out_file):
+        raise UsageError(
+            f"--output {out_file} and --format {fmt} disagree: the file name's extension sets the format"
+        )
+
+
 def colorize_paths(
     inputs: Iterable[str | Path],
-    output: str | Path = "colorized",
+    output: str | Path | None = None,
     model: str = DEFAULT_MODEL,
     *,
+    suffix: str | None = None,
+    include_colorized: bool = False,
     fmt: str | None = None,
     overwrite: bool = False,
     recursive: bool = True,
@@ -52,7 +77,11 @@ def colorize_paths(
     stop: threading.Event | None = None,
 ) -> Summary:
     """Colorize every image and video that ``inputs`` (files, folders, glob patterns; or one of
-    them, as a string or path) name into ``output``.
+    them, as a string or path) name into ``output``: a folder (default ``colorized``) mirroring
+    the input tree, or, for one input, a file name with an image or video extension (which sets
+    the format). ``suffix`` instead writes each output beside its input, as NAME<suffix>.EXT.
+    Inputs that bwcolor's provenance tag marks as its own outputs are skipped unless
+    ``include_colorized``.
 
     Raises :class:`~bwcolor.errors.UsageError` or :class:`~bwcolor.errors.ModelError` before
     anything is written (an unknown model or format, an output that would overwrite an input).
@@ -79,7 +108,12 @@ def colorize_paths(
     report = on_result or (lambda r: None)
     if isinstance(inputs, str | os.PathLike):  # one file, folder or pattern, not its characters
         inputs = [inputs]
-    output = Path(output)
+    if suffix is not None and output is not None:
+        raise UsageError("--suffix writes each output beside its input: give it or --output, not both")
+    if suffix == "":
+        raise UsageError("--suffix must not be empty: the output would replace its input")
+    output = DEFAULT_OUTPUT if output is None else Path(output)
+    out_file = output if is_image_path(output) or is_video_path(output) else None
     if fmt is not None:
         try:
             fmt = normalise_format(fmt)
@@ -92,12 +126,20 @@ def colorize_paths(
     # an unknown model fails before any file is read; a shipped one's name wins over a folder
     model_ref = model if model in UNTRAINED else str(resolve_model_path(model).resolve())
     options = Options(
-        output, fmt, overwrite, batch_size or batch.default_batch_size(dev), workers, quality, max_pixels,
-        render_size, saturation, temporal_smoothing, provenance, label_of(model_ref),
+        output if out_file is None else output.parent, fmt, overwrite,
+        batch_size or batch.default_batch_size(dev), workers, quality, max_pixels, render_size, saturation,
+        temporal_smoothing, provenance, label_of(model_ref), out_file, suffix, include_colorized,
     )  # fmt: skip
     sources, problems = expand_inputs(
-        [str(i) for i in inputs], recursive=recursive, exclude=output, videos=True
+        [str(i) for i in inputs],
+        recursive=recursive,
+        exclude=output if out_file is None else None,
+        videos=True,
     )
+    if out_file is not None:
+        _check_file_target(out_file, sources, fmt)
+    if suffix is not None:  # NAME<suffix>.EXT are this way's outputs (a rerun's): not inputs
+        sources = [s for s in sources if not s.path.stem.endswith(suffix)]
     jobs, settled = batch.plan(sources, options)
     net = client = None
     if scheduler is not None and jobs:

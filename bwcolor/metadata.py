@@ -61,6 +61,12 @@ class Metadata:
     dpi: tuple[float, float] | None = None
     xmp: bytes | None = None
     provenance: str | None = None  # "bwcolor <version>, model <name>" once colorized
+    found_provenance: str | None = None  # the input's own bwcolor tag: it is a bwcolor output
+
+    def colorized_by(self) -> str | None:
+        """The input's bwcolor provenance (``bwcolor <version>, model <name>``) if bwcolor made
+        it (EXIF Software, the TIFF Software tag or its XMP mark), else None."""
+        return self.found_provenance
 
     def with_provenance(self, model_name: str) -> Metadata:
         from bwcolor import __version__
@@ -205,10 +211,19 @@ def read_metadata(im: Image.Image) -> Metadata:
             meta.dpi = (float(dpi[0]), float(dpi[1]))
     except (TypeError, ValueError):
         pass
+    try:
+        software = str(im.getexif().get(SOFTWARE, ""))
+    except Exception:  # noqa: BLE001 - broken EXIF: no tag
+        software = ""
+    if software.startswith("bwcolor "):
+        meta.found_provenance = software
     xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
     if xmp is None and hasattr(im, "tag_v2"):
         xmp = im.tag_v2.get(700)
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
     meta.xmp = xmp if isinstance(xmp, bytes) and xmp else None
+    if meta.found_provenance is None and meta.xmp and b"bwcolor:Colorized=" in meta.xmp:
+        mark = meta.xmp.split(b'bwcolor:Colorized="', 1)[1].split(b'"', 1)[0]
+        meta.found_provenance = mark.decode("utf-8", "replace") or "bwcolor"
     return meta

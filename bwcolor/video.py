@@ -565,7 +565,7 @@ def run_video_jobs(
     (nothing of it is written) and starts no other."""
     import time
 
-    from bwcolor.batch import FileResult, Summary
+    from bwcolor.batch import FileResult, Summary, colorized_skip
 
     summary = summary if summary is not None else Summary()
     report = on_result or (lambda r: None)
@@ -573,6 +573,12 @@ def run_video_jobs(
     for job in jobs:
         if stop is not None and stop.is_set():
             break
+        made = None if options.include_colorized else made_by(job.source)
+        if made is not None:  # a film bwcolor made: not colorized again
+            result = colorized_skip(job, f"bwcolor, model {made}")
+            summary.add(result)
+            report(result)
+            continue
         start = time.perf_counter()
         try:
             if on_video is not None:

@@ -323,10 +323,71 @@ def test_outputs_made_by_another_model_are_reported_not_silently_skipped(
     other = cli(*args, "-m", fusion_ckpt)
     assert other.exit_code == 0
     assert "2 skipped (output exists; 2 made by another model: --overwrite redoes them)" in other.stderr
+    assert "bwcolor: note:" not in other.stderr  # one line for them all, not a note per file
+    assert "Output:" not in other.stderr  # nothing was written there
     redone = cli(*args, "-m", fusion_ckpt, "--overwrite", "--json", "-q")
     assert json.loads(redone.stdout)["done"] == 2
     with Image.open(tmp_path / "out" / "a.jpg") as im:
         assert "fusion" in im.getexif()[0x0131]
+
+
+def test_an_output_file_name_for_one_input_and_a_suffix_beside_each(tmp_path, cli, baseline_ckpt):
+    write(tmp_path / "in" / "paperboy.jpg", gray_of(gradient_rgb(24, 40)))
+    write(tmp_path / "in" / "sub" / "b.png", gray_of(gradient_rgb(24, 40, seed=2)))
+    before = tree_hashes(tmp_path / "in")
+    res = cli(
+        "colorize",
+        tmp_path / "in" / "paperboy.jpg",
+        "-o",
+        tmp_path / "paperboy_colour.png",
+        "-m",
+        baseline_ckpt,
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "paperboy_colour.png").is_file() and read_image(
+        tmp_path / "paperboy_colour.png"
+    ).pixels.ndim == 3
+    with open(tmp_path / "paperboy_colour.png", "rb") as f:
+        assert f.read(4) == b"\x89PNG"  # the extension sets the format
+    again = cli(
+        "colorize",
+        tmp_path / "in" / "paperboy.jpg",
+        "-o",
+        tmp_path / "paperboy_colour.png",
+        "-m",
+        baseline_ckpt,
+    )
+    assert again.exit_code == 0 and "1 skipped (output exists" in again.stderr  # an existing file: a rerun
+    many = cli("colorize", tmp_path / "in", "-o", tmp_path / "x.jpg", "-m", baseline_ckpt)
+    assert many.exit_code == 2 and "is a file name, for one input; 2 inputs were found" in many.stderr
+    both = cli("colorize", tmp_path / "in", "-o", tmp_path / "o", "--suffix", "_c", "-m", baseline_ckpt)
+    assert both.exit_code == 2 and "give it or --output, not both" in both.stderr
+    beside = cli("colorize", tmp_path / "in", "--suffix", "_colour", "-m", baseline_ckpt, "--json")
+    assert beside.exit_code == 0 and json.loads(beside.stdout)["done"] == 2, beside.output
+    assert (tmp_path / "in" / "paperboy_colour.jpg").exists() and (
+        tmp_path / "in" / "sub" / "b_colour.png"
+    ).exists()
+    rerun = cli("colorize", tmp_path / "in", "--suffix", "_colour", "-m", baseline_ckpt, "--json")
+    assert json.loads(rerun.stdout)["skipped"] == 2  # a rerun: its outputs are not taken as inputs
+    assert {k: v for k, v in tree_hashes(tmp_path / "in").items() if k in before} == before
+
+
+def test_bwcolor_outputs_among_the_inputs_are_skipped_unless_asked(
+    tmp_path, cli, baseline_ckpt, fusion_ckpt, monkeypatch
+):
+    write(tmp_path / "a.jpg", gray_of(gradient_rgb(24, 40)))
+    write(tmp_path / "t.tif", gray_of(gradient_rgb(24, 40, seed=3)))
+    monkeypatch.chdir(tmp_path)
+    assert cli("colorize", ".", "-m", baseline_ckpt, "-q").exit_code == 0  # into ./colorized
+    res = cli("colorize", ".", "-m", fusion_ckpt, "-o", tmp_path / "fus", "--json")
+    summary = json.loads(res.stdout)
+    assert (summary["done"], summary["skipped_colorized"]) == (2, 2), res.output
+    assert "bwcolor: note:" not in res.stderr
+    res = cli("colorize", tmp_path / "colorized", "-m", fusion_ckpt, "-o", tmp_path / "again")
+    assert "2 already colorized by bwcolor: --include-colorized takes them" in res.stderr
+    res = cli("colorize", tmp_path / "colorized", "-m", fusion_ckpt, "-o", tmp_path / "again", "--include-colorized",
+              "--json")  # fmt: skip
+    assert json.loads(res.stdout)["done"] == 2
 
 
 def test_the_readme_option_table_matches_the_commands():
