@@ -590,6 +590,9 @@ def train(
 
     def on_event(kind: str, **ev) -> None:
         nonlocal task
+        if kind == "warning":  # shown even with --quiet: it is about the result
+            say(progress.console, f"bwcolor: warning: {ev['message']}")
+            return
         if plain is not None:
             plain.event(kind, ev)
         if kind == "phase":
@@ -992,6 +995,59 @@ def _print_speed(speed, batch_sizes: list[int]) -> None:
         ]
         table.add_row(Text(printable(s.model)), *ms, *rates)
     Console(stderr=True).print(table)
+
+
+@app.command(cls=PlainHelpCommand)
+def models(as_json: Json = False) -> None:
+    """The shipped models: what each is for, its size, and how it was trained.
+
+    Their weights are in the package (or in $BWCOLOR_WEIGHTS_DIR); `bwcolor info NAME` shows one in full.
+    """
+    from rich.table import Table
+
+    from bwcolor.model_info import shipped_models
+
+    found = shipped_models()
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("model", "what it is for", "size", "trained on"):
+        table.add_column(column)
+    for m in found:
+        trained = m["trained_on"].get("train")
+        table.add_row(
+            m["name"] + (" (default)" if m["default"] else ""), m["purpose"],
+            f"{m['megabytes']} MB, {m['stored_parameters']:,} parameters stored",
+            f"{trained:,} photos" if trained else "",
+        )  # fmt: skip
+    Console().print(table)
+
+
+@app.command(cls=PlainHelpCommand)
+def info(
+    model: Annotated[
+        str, typer.Argument(help="A shipped model's name or a checkpoint file.", show_default=False)
+    ],
+    as_json: Json = False,
+) -> None:
+    """What a checkpoint says about itself: its model, settings, training and scores.
+
+    Read from its header alone: no weights are loaded.
+    """
+    from bwcolor.model_info import describe
+
+    try:
+        found = describe(model)
+    except BwcolorError as exc:
+        raise fail_usage(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    for key, value in found.items():
+        if value not in (None, {}, ""):
+            text = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+            say(Console(), f"{key.replace('_', ' ')}: {text}")
 
 
 def run() -> None:

@@ -65,6 +65,38 @@ class DataSummary:
         return d
 
 
+#: Fewer validation photos than this give scores too noisy to choose a checkpoint by.
+FEW_VALIDATION = 50
+#: Fewer training photos than this teach a network those photos' colours, not colour.
+FEW_TRAINING = 500
+
+
+def data_warnings(summary: DataSummary, fine_tuning: bool = False) -> list[str]:
+    """What is wrong with a training set that is not an error: too little of it, or mostly gray."""
+    out = []
+    if 0 < summary.val < FEW_VALIDATION:
+        out.append(
+            f"only {summary.val} validation photos: scores on so few (and the best epoch chosen by them) "
+            f"are noise; give at least {FEW_VALIDATION} (a larger --val-fraction, or --val FOLDER)"
+        )
+    if 0 < summary.train < FEW_TRAINING:
+        advice = (
+            "give more"
+            if fine_tuning
+            else "fine-tune the default (--init-from effnet_unet), or give thousands"
+        )
+        out.append(
+            f"only {summary.train} training photos: a network learns the colours of so few photos, "
+            f"not colour; {advice}"
+        )
+    if summary.skipped_gray > summary.train:
+        out.append(
+            f"{summary.skipped_gray} of the {summary.found} photos are grayscale or near-grayscale and were "
+            "skipped: training learns colour from colour photos"
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class DataFile:
     path: Path

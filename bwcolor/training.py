@@ -437,6 +437,8 @@ def _load_data(cfg: TrainConfig, emit, main: bool, resumed: bool = False):
         on_event=emit if main else None,
     )
     emit("data", summary=data)
+    for warning in dataset.data_warnings(data, fine_tuning=cfg.init_from is not None):
+        emit("warning", message=warning)
     if len(train_set) == 0 and len(val_set):
         raise UsageError(
             f"all {len(val_set)} usable images are in the validation set: give more data or a smaller --val-fraction"

@@ -130,3 +130,21 @@ def test_a_checkpoint_whose_header_length_starts_with_0x80_loads(tmp_path):
             break
     assert path.read_bytes()[0] == 0x80
     assert load_model(path).config == model.config
+
+
+def test_models_lists_the_shipped_ones_and_info_reads_a_header(tmp_path, cli, baseline_ckpt):
+    import json
+
+    res = cli("models", "--json")
+    assert res.exit_code == 0, res.output
+    listed = {m["name"]: m for m in json.loads(res.stdout)}
+    assert set(listed) == {"baseline", "fusion", "effnet_unet"} and listed["effnet_unet"]["default"]
+    assert listed["baseline"]["stored_parameters"] == 231_682  # the paper's count
+    res = cli("info", baseline_ckpt, "--json")
+    assert res.exit_code == 0, res.output
+    found = json.loads(res.stdout)
+    assert (found["model"], found["file"], found["render_size"]) == ("baseline", str(baseline_ckpt), 64)
+    assert cli("info", "baseline").exit_code == 0
+    (tmp_path / "x.safetensors").write_bytes(b"not a checkpoint")
+    res = cli("info", tmp_path / "x.safetensors")
+    assert res.exit_code == 2 and "x.safetensors: not a bwcolor checkpoint" in res.stderr

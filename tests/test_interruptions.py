@@ -137,7 +137,7 @@ def test_train_killed_loses_at_most_the_current_epoch(tmp_path):
     saved = header["meta"]["train_state"]["epoch"]
     assert saved >= logged - 1  # at most the epoch in progress is lost
     resumed = bwcolor("train", "--resume", out.with_name("m.last.safetensors"), "-q")
-    _, stderr = resumed.communicate(timeout=300)
+    _, stderr = resumed.communicate(timeout=900)
     assert resumed.returncode == 0, stderr
     epochs = [json.loads(line)["epoch"] for line in log.read_text().splitlines()]
     assert epochs == list(range(1, 61))

@@ -300,3 +300,16 @@ def test_fine_tuning_the_default_keeps_how_it_is_built_decodes_and_renders(tmp_p
         res.exit_code == 0
         and read_checkpoint(tmp_path / "r" / "effnet_unet.safetensors")[0]["config"]["render_size"] == 128
     )
+
+
+def test_tiny_or_gray_training_data_is_warned_about_with_numbers(tmp_path, cli):
+    data = learnable_images(tmp_path / "data", n=8)
+    for i in range(10):
+        write(data / f"gray{i}.png", np.full((40, 40), 20 * i, np.uint8))
+    res = cli("train", data, "-m", "baseline", "-o", tmp_path / "m.safetensors", "--crop-size", "32",
+              "--batch-size", "4", "--epochs", "1", "--val-fraction", "0.25", "--cache-dir", tmp_path / "c", "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.stderr.splitlines() if line.startswith("bwcolor: warning:")]
+    assert any("validation photos: scores on so few" in w for w in warnings), res.stderr
+    assert any("training photos: a network learns the colours of so few photos" in w for w in warnings)
+    assert any("10 of the 18 photos are grayscale or near-grayscale and were skipped" in w for w in warnings)
