@@ -118,7 +118,7 @@ class Job:
 @dataclass
 class FileResult:
     source: str
-    status: str  # "done", "skipped" or "failed"
+    status: str  # "done", "skipped" or "failed"; "planned" in a dry run
     output: str | None = None
     message: str = ""
     had_colour: bool = False
@@ -133,6 +133,7 @@ class Summary:
     skipped_other_model: int = 0  # of the skipped: outputs an earlier run made with another model
     skipped_colorized: int = 0  # of the skipped: inputs that are bwcolor's own outputs
     failed: int = 0
+    planned: int = 0  # a dry run: files that would be colorized
     colour_inputs: int = 0
     seconds: float = 0.0
     failures: list[FileResult] = field(default_factory=list)
@@ -158,6 +159,8 @@ class Summary:
             self.colour_inputs += result.had_colour
             self.videos += bool(result.frames)
             self.frames += result.frames
+        elif result.status == "planned":
+            self.planned += 1
         elif result.status == "skipped":
             self.skipped += 1
             self.skipped_other_model += result.message.startswith(OTHER_MODEL)
@@ -173,6 +176,7 @@ class Summary:
             "skipped_other_model": self.skipped_other_model,
             "skipped_colorized": self.skipped_colorized,
             "failed": self.failed,
+            "planned": self.planned,
             "colour_inputs": self.colour_inputs,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 3),
@@ -186,6 +190,23 @@ class Summary:
 
 class AlreadyColorized(ImageError):
     """An input that bwcolor's provenance tag marks as its own output: skipped, not failed."""
+
+
+def input_made_by(path: Path) -> str | None:
+    """The bwcolor provenance of an input (photo or film) from its header alone, or None."""
+    from bwcolor.decode import open_image
+    from bwcolor.metadata import read_metadata
+
+    if is_video_path(path):
+        from bwcolor.video import made_by as film_made_by
+
+        model = film_made_by(path)
+        return None if model is None else f"bwcolor, model {model}"
+    try:
+        with open(path, "rb") as f, open_image(f) as im:
+            return read_metadata(im).colorized_by()
+    except Exception:  # noqa: BLE001 - unreadable: the run itself will say why
+        return None
 
 
 def colorized_skip(job: Job, made: str) -> FileResult:

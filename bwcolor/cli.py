@@ -229,6 +229,10 @@ def colorize(
             "(default: skip them, counted in the summary)."
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="List what would be written, skipped and why; load and write nothing."),
+    ] = False,
     model: Annotated[
         str,
         typer.Option(
@@ -322,6 +326,10 @@ def colorize(
             task = progress.add_task("colorize", total=jobs, rate="")
 
     def on_result(result) -> None:
+        if result.status == "planned":
+            if not quiet:
+                say(progress.console, f"would colorize: {result.source} -> {result.output}")
+            return
         if result.status == "failed":
             say(progress.console, f"bwcolor: error: {result.source}: {result.message}")
         elif result.status == "skipped" and not quiet and not result.message.startswith(COUNTED_SKIPS):
@@ -365,7 +373,7 @@ def colorize(
                 saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality,
                 max_pixels=max_pixels, provenance=provenance, backbone_weights=backbone_weights,
                 scheduler=scheduler, on_start=on_start, on_result=on_result, on_video=on_video,
-                on_frames=on_frames, stop=stop,
+                on_frames=on_frames, stop=stop, dry_run=dry_run,
             )  # fmt: skip
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
@@ -375,7 +383,7 @@ def colorize(
     if as_json:
         typer.echo(json.dumps({**summary.to_dict(), "output": where}))
     elif not quiet:
-        _print_summary(summary, where, summary.interrupted)
+        _print_summary(summary, where, summary.interrupted, dry_run)
     if summary.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_SOME_FAILED if summary.failed else EXIT_OK)
@@ -394,8 +402,9 @@ def _signal_handler(signum: int, handler):
         signal.signal(signum, previous)
 
 
-def _print_summary(summary, output: str, interrupted: bool) -> None:
-    head = "Interrupted" if interrupted else "Done"
+def _print_summary(summary, output: str, interrupted: bool, dry_run: bool = False) -> None:
+    head = "Dry run" if dry_run else "Interrupted" if interrupted else "Done"
+    done = f"{summary.planned} would be colorized" if dry_run else f"{summary.done} colorized"
     skipped = f"{summary.skipped} skipped (output exists"
     if summary.skipped_other_model:
         skipped += f"; {summary.skipped_other_model} made by another model: --overwrite redoes them"
@@ -403,7 +412,7 @@ def _print_summary(summary, output: str, interrupted: bool) -> None:
         skipped += (
             f"; {summary.skipped_colorized} already colorized by bwcolor: --include-colorized takes them"
         )
-    line = f"{head}: {summary.done} colorized, {skipped}), {summary.failed} failed"
+    line = f"{head}: {done}, {skipped}), {summary.failed} failed"
     if summary.done:
         rates = []
         if summary.done > summary.videos:

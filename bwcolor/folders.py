@@ -21,6 +21,7 @@ from pathlib import Path
 from bwcolor import batch
 from bwcolor.batch import FileResult, Options, Summary
 from bwcolor.decode import DEFAULT_MAX_PIXELS
+from bwcolor.device import resolve_device
 from bwcolor.formats import is_image_path, is_video_path
 from bwcolor.outputs import DEFAULT_OUTPUT
 from bwcolor.shipped import DEFAULT_MODEL
@@ -75,13 +76,15 @@ def colorize_paths(
     on_video: Callable[[str, int], None] | None = None,
     on_frames: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    dry_run: bool = False,
 ) -> Summary:
     """Colorize every image and video that ``inputs`` (files, folders, glob patterns; or one of
     them, as a string or path) name into ``output``: a folder (default ``colorized``) mirroring
     the input tree, or, for one input, a file name with an image or video extension (which sets
     the format). ``suffix`` instead writes each output beside its input, as NAME<suffix>.EXT.
     Inputs that bwcolor's provenance tag marks as its own outputs are skipped unless
-    ``include_colorized``.
+    ``include_colorized``. ``dry_run``: nothing is loaded or written; each file's result says
+    what would happen (status ``planned``, or why it would be skipped or fail).
 
     Raises :class:`~bwcolor.errors.UsageError` or :class:`~bwcolor.errors.ModelError` before
     anything is written (an unknown model or format, an output that would overwrite an input).
@@ -98,61 +101,36 @@ def colorize_paths(
     files over a cluster.
     """
     from bwcolor.atomic import remove_stale_temporaries
-    from bwcolor.checkpoint import UNTRAINED, label_of, load_model, resolve_model_path
-    from bwcolor.device import resolve_device, resolve_precision
-    from bwcolor.errors import UsageError
-    from bwcolor.formats import normalise_format
-    from bwcolor.inputs import expand_inputs
+    from bwcolor.checkpoint import load_model
     from bwcolor.video import run_photos_and_videos
 
     report = on_result or (lambda r: None)
     if isinstance(inputs, str | os.PathLike):  # one file, folder or pattern, not its characters
         inputs = [inputs]
-    if suffix is not None and output is not None:
-        raise UsageError("--suffix writes each output beside its input: give it or --output, not both")
-    if suffix == "":
-        raise UsageError("--suffix must not be empty: the output would replace its input")
-    output = DEFAULT_OUTPUT if output is None else Path(output)
-    out_file = output if is_image_path(output) or is_video_path(output) else None
-    if fmt is not None:
-        try:
-            fmt = normalise_format(fmt)
-        except ValueError as exc:
-            raise UsageError(f"--format: {exc}") from None
-    if not 0.0 <= temporal_smoothing < 1.0:
-        raise UsageError(f"--temporal-smoothing must be at least 0 and below 1, not {temporal_smoothing:g}")
-    dev = resolve_device(device)
-    resolve_precision(precision, dev)  # a wrong precision fails before any file is planned
-    # an unknown model fails before any file is read; a shipped one's name wins over a folder
-    model_ref = model if model in UNTRAINED else str(resolve_model_path(model).resolve())
-    options = Options(
-        output if out_file is None else output.parent, fmt, overwrite,
-        batch_size or batch.default_batch_size(dev), workers, quality, max_pixels, render_size, saturation,
-        temporal_smoothing, provenance, label_of(model_ref), out_file, suffix, include_colorized,
+    options, model_ref = _options(
+        output, model, suffix=suffix, include_colorized=include_colorized, fmt=fmt, overwrite=overwrite,
+        device=device, batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
+        saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality, max_pixels=max_pixels,
+        provenance=provenance,
     )  # fmt: skip
-    sources, problems = expand_inputs(
-        [str(i) for i in inputs],
-        recursive=recursive,
-        exclude=output if out_file is None else None,
-        videos=True,
-    )
-    if out_file is not None:
-        _check_file_target(out_file, sources, fmt)
-    if suffix is not None:  # NAME<suffix>.EXT are this way's outputs (a rerun's): not inputs
-        sources = [s for s in sources if not s.path.stem.endswith(suffix)]
-    jobs, settled = batch.plan(sources, options)
+    jobs, settled = _plan(inputs, options, recursive)
+    summary = Summary()
+    for result in settled:
+        summary.add(result)
+        report(result)
+    if dry_run:
+        for job in jobs:
+            result = _what_would_happen(job, options)
+            summary.add(result)
+            report(result)
+        return summary
     net = client = None
     if scheduler is not None and jobs:
         from bwcolor.cluster import connect
 
         client = connect(scheduler)
     elif jobs:
-        net = load_model(model_ref, dev, backbone_weights, precision)
-
-    summary = Summary()
-    for result in batch.problems_as_results(problems) + settled:
-        summary.add(result)
-        report(result)
+        net = load_model(model_ref, resolve_device(device), backbone_weights, precision)
     out_folders = {job.output.parent for job in jobs}
     summary.removed_temporaries = remove_stale_temporaries(out_folders)
     if on_start is not None:
@@ -171,3 +149,67 @@ def colorize_paths(
     summary.interrupted = summary.interrupted or (stop is not None and stop.is_set())
     remove_stale_temporaries(out_folders)  # e.g. of a cluster worker that died
     return summary
+
+
+def _options(
+    output, model: str, *, suffix, include_colorized, fmt, device, precision, **settings
+) -> tuple[Options, str]:
+    """The run's :class:`Options` and the model's reference (a name, or the checkpoint's absolute
+    path), every option checked before any file is read."""
+    from bwcolor.checkpoint import UNTRAINED, label_of, resolve_model_path
+    from bwcolor.device import resolve_precision
+    from bwcolor.errors import UsageError
+    from bwcolor.formats import normalise_format
+
+    if suffix is not None and output is not None:
+        raise UsageError("--suffix writes each output beside its input: give it or --output, not both")
+    if suffix == "":
+        raise UsageError("--suffix must not be empty: the output would replace its input")
+    output = DEFAULT_OUTPUT if output is None else Path(output)
+    out_file = output if is_image_path(output) or is_video_path(output) else None
+    if fmt is not None:
+        try:
+            fmt = normalise_format(fmt)
+        except ValueError as exc:
+            raise UsageError(f"--format: {exc}") from None
+    if not 0.0 <= settings["temporal_smoothing"] < 1.0:
+        raise UsageError(
+            f"--temporal-smoothing must be at least 0 and below 1, not {settings['temporal_smoothing']:g}"
+        )
+    dev = resolve_device(device)
+    resolve_precision(precision, dev)  # a wrong precision fails before any file is planned
+    # an unknown model fails before any file is read; a shipped one's name wins over a folder
+    model_ref = model if model in UNTRAINED else str(resolve_model_path(model).resolve())
+    settings["batch_size"] = settings["batch_size"] or batch.default_batch_size(dev)
+    options = Options(
+        output if out_file is None else output.parent, fmt, **settings, model_label=label_of(model_ref),
+        out_file=out_file, suffix=suffix, include_colorized=include_colorized,
+    )  # fmt: skip
+    return options, model_ref
+
+
+def _plan(inputs, options: Options, recursive: bool) -> tuple[list, list[FileResult]]:
+    """The jobs to run, and the results already settled (inputs that gave nothing, skips)."""
+    from bwcolor.inputs import expand_inputs
+
+    exclude = options.out_dir if options.out_file is None and options.suffix is None else None
+    sources, problems = expand_inputs(
+        [str(i) for i in inputs], recursive=recursive, exclude=exclude, videos=True
+    )
+    if options.out_file is not None:
+        _check_file_target(options.out_file, sources, options.fmt)
+    if options.suffix is not None:  # NAME<suffix>.EXT are this way's outputs (a rerun's): not inputs
+        sources = [s for s in sources if not s.path.stem.endswith(options.suffix)]
+    jobs, settled = batch.plan(sources, options)
+    return jobs, batch.problems_as_results(problems) + settled
+
+
+def _what_would_happen(job, options: Options) -> FileResult:
+    """A dry run's result for a planned job: colorized into its output, or skipped as bwcolor's
+    own output (the input's provenance tag, read from its header only)."""
+    from bwcolor.batch import colorized_skip, input_made_by
+
+    made = None if options.include_colorized else input_made_by(job.source)
+    if made is not None:
+        return colorized_skip(job, made)
+    return FileResult(str(job.source), "planned", str(job.output))

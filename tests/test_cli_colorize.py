@@ -390,6 +390,22 @@ def test_bwcolor_outputs_among_the_inputs_are_skipped_unless_asked(
     assert json.loads(res.stdout)["done"] == 2
 
 
+def test_a_dry_run_lists_what_would_be_written_and_writes_nothing(tmp_path, cli, baseline_ckpt, monkeypatch):
+    src = gray_tree(tmp_path / "in")
+    cli("colorize", src / "a.jpg", "-o", tmp_path / "out", "-m", baseline_ckpt, "-q")  # one done already
+    monkeypatch.setattr("bwcolor.checkpoint.load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    before = tree_hashes(tmp_path)
+    res = cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt, "--dry-run")
+    assert res.exit_code == 0, res.output
+    assert f"would colorize: {src / 'sub' / 'b.PNG'} -> {tmp_path / 'out' / 'sub' / 'b.PNG'}" in res.stderr
+    assert "Dry run: 2 would be colorized, 1 skipped" in res.stderr
+    assert tree_hashes(tmp_path) == before
+    as_json = json.loads(
+        cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt, "--dry-run", "--json").stdout
+    )
+    assert (as_json["planned"], as_json["skipped"], as_json["done"]) == (2, 1, 0)
+
+
 def test_the_readme_option_table_matches_the_commands():
     import re
     from pathlib import Path
