@@ -55,6 +55,24 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 METAVARS = {int: "N", float: "NUMBER", Path: "PATH", str: "TEXT"}
 
 
+def _flags_without_type(params: list) -> list:
+    """Flags (``--help``, ``--version``, ``--overwrite``) shown without a type: no ``<bool>``."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.display_type_rich = lambda ctx: None
+    return params
+
+
+class PlainHelpGroup(typer.core.TyperGroup):
+    """The top level's help: its flags without a type, as the commands' (:class:`PlainHelpCommand`)."""
+
+    def get_params(self, ctx):
+        return _flags_without_type(super().get_params(ctx))
+
+
+app.info.cls = PlainHelpGroup
+
+
 class PlainHelpCommand(typer.core.TyperCommand):
     """A command whose help shows what a value is (``--output FOLDER``, ``--batch-size N``)
     rather than its Python type (``<path>``, ``<int range> [x>=1]``), flags without a type, and
@@ -75,6 +93,23 @@ class PlainHelpCommand(typer.core.TyperCommand):
             elif param.metavar is None:
                 kind = param.type_descriptor.annotation
                 param.metavar = next((m for t, m in METAVARS.items() if kind is t), "VALUE")
+
+    def get_params(self, ctx):
+        return _flags_without_type(super().get_params(ctx))  # --help too
+
+    def parse_args(self, ctx, args):
+        """An unknown option suggests only options that look like it (click offers ``--model``
+        for ``--nope``)."""
+        import difflib
+
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:  # noqa: BLE001 - Typer's own copy of click's NoSuchOption, by name
+            if type(exc).__name__ != "NoSuchOption":
+                raise
+            names = [n for p in self.get_params(ctx) for n in p.opts if n.startswith("--")]
+            close = difflib.get_close_matches(exc.option_name, names, cutoff=0.75)
+            raise type(exc)(exc.option_name, possibilities=close, ctx=ctx) from None
 
 
 def _multiple_of_8(value: int | None, name: str) -> int | None:
@@ -99,12 +134,20 @@ Models = Annotated[
 ValFraction = Annotated[
     float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
 ]
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps; auto takes a GPU when there is one.")]
+#: Help panels: the everyday options first, then how the work runs, then clusters.
+PERFORMANCE, CLUSTER = "Speed and hardware", "Clusters"
+Device = Annotated[
+    str,
+    typer.Option(
+        help="auto, cpu, cuda or mps; auto takes a GPU when there is one.", rich_help_panel=PERFORMANCE
+    ),
+]
 Precision = Annotated[
     str,
     typer.Option(
         help="Arithmetic of the network: fp32, fp16 (GPU) or bf16, by autocast; auto: fp32 (fp16 "
-        "gained nothing end to end on a GPU; docs/benchmarks.md)."
+        "gained nothing end to end on a GPU; docs/benchmarks.md).",
+        rich_help_panel=PERFORMANCE,
     ),
 ]
 RenderSize = Annotated[
@@ -254,7 +297,9 @@ def colorize(
     batch_size: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Images per network batch. Default: 1 on a CPU (fastest there), 8 on a GPU."
+            min=1,
+            help="Images per network batch. Default: 1 on a CPU (fastest there), 8 on a GPU.",
+            rich_help_panel=PERFORMANCE,
         ),
     ] = None,
     precision: Precision = "auto",
@@ -265,6 +310,7 @@ def colorize(
             help="Threads decoding, and as many encoding, beside inference. Default: 2 on a CPU, "
             "more beside a GPU.",
             show_default=False,
+            rich_help_panel=PERFORMANCE,
         ),
     ] = None,
     render_size: RenderSize = None,
@@ -284,6 +330,7 @@ def colorize(
             help="Run on a Dask cluster: the scheduler's address (e.g. tcp://10.0.0.5:8786). Workers "
             "must see the same paths. See docs/scale.md.",
             show_default=False,
+            rich_help_panel=CLUSTER,
         ),
     ] = None,
     provenance: Annotated[

@@ -430,3 +430,15 @@ def test_the_readme_option_table_matches_the_commands():
             if p.param_type_name == "option" and p.name != "help":
                 actual.setdefault(next(o for o in p.opts if o.startswith("--")), set()).add(name)
     assert documented == actual
+
+
+def test_help_reads_as_prose_in_panels_and_suggests_only_close_options(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    for args in (["--help"], ["colorize", "--help"], ["train", "--help"], ["models", "--help"]):
+        res = cli(*args)
+        assert res.exit_code == 0 and "<bool>" not in res.output, args
+    helped = cli("colorize", "--help").output
+    assert "Speed and hardware" in helped and "Clusters" in helped
+    assert helped.index("--scheduler") > helped.index("Clusters") > helped.index("--batch-size")
+    assert "Possible options" not in cli("colorize", "--nope").output
+    assert "Possible options: --overwrite" in cli("colorize", "--overwrit").output
