@@ -126,6 +126,10 @@ class FileResult:
     frames: int = 0  # a video's frames written (0 for an image)
 
 
+#: Colour (or toned) inputs named in the summary; the rest are counted.
+COLOUR_NAMED = 5
+
+
 @dataclass
 class Summary:
     done: int = 0
@@ -135,6 +139,7 @@ class Summary:
     failed: int = 0
     planned: int = 0  # a dry run: files that would be colorized
     colour_inputs: int = 0
+    colour_files: list[str] = field(default_factory=list)  # the first COLOUR_NAMED of them
     seconds: float = 0.0
     failures: list[FileResult] = field(default_factory=list)
     interrupted: bool = False  # stopped (Ctrl-C) before every file was done: a rerun resumes
@@ -157,6 +162,8 @@ class Summary:
         if result.status == "done":
             self.done += 1
             self.colour_inputs += result.had_colour
+            if result.had_colour and len(self.colour_files) < COLOUR_NAMED:
+                self.colour_files.append(result.source)
             self.videos += bool(result.frames)
             self.frames += result.frames
         elif result.status == "planned":
@@ -178,6 +185,7 @@ class Summary:
             "failed": self.failed,
             "planned": self.planned,
             "colour_inputs": self.colour_inputs,
+            "colour_files": self.colour_files,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 3),
             "videos": self.videos,

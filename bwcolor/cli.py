@@ -471,10 +471,12 @@ def _print_summary(summary, output: str, interrupted: bool, dry_run: bool = Fals
         line += f" in {summary.seconds:.1f} s ({'; '.join(rates)})"
     say(err, line + (f". Output: {output}" if summary.done else "."))
     if summary.colour_inputs:
-        err.print(
-            f"{summary.colour_inputs} input(s) were already colour or toned (e.g. sepia): "
+        more = summary.colour_inputs - len(summary.colour_files)
+        named = ", ".join(summary.colour_files) + (f" and {more} more" if more > 0 else "")
+        say(
+            err,
+            f"{summary.colour_inputs} input(s) were already colour or toned (e.g. sepia): {named}; "
             "colorized from their luminance.",
-            markup=False,
         )
 
 
@@ -835,13 +837,18 @@ def _eval_paths(data: list[str], val_fraction: float | None, limit: int | None) 
 def model_labels(names: list[str]) -> list[str]:
     """How each model is named in tables: a shipped model by its name, a checkpoint by its file
     name without .safetensors, with as many of its folders as it takes to tell them all apart
-    (``runs/a/baseline`` beside ``baseline``), so no two rows share a label."""
+    (``runs/a/baseline`` beside ``baseline``), so no two rows share a label, and no checkpoint is
+    labelled like a shipped model (``mine/effnet_unet``, never ``effnet_unet``)."""
+    reserved = {*SHIPPED_MODELS, "gray"}
     for depth in range(1, max(len(Path(n).parts) for n in names) + 1):
         labels = [
             "/".join(Path(n).with_suffix("").parts[-depth:]) if n.endswith(".safetensors") else n
             for n in names
         ]
-        if len(set(labels)) == len(labels):
+        mistaken = any(
+            n.endswith(".safetensors") and lb in reserved for n, lb in zip(names, labels, strict=True)
+        )
+        if len(set(labels)) == len(labels) and not mistaken:
             return labels
     return names
 

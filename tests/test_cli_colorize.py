@@ -78,6 +78,12 @@ def test_depth_alpha_and_orientation_are_kept(tmp_path, cli, baseline_ckpt):
     res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt, "--json")
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["colour_inputs"] == 1  # the RGBA one had colour
+    assert json.loads(res.stdout)["colour_files"] == [str(tmp_path / "in" / "alpha.png")]
+    shown = cli("colorize", tmp_path / "in", "-o", tmp_path / "out2", "-m", baseline_ckpt)
+    assert (
+        f"1 input(s) were already colour or toned (e.g. sepia): {tmp_path / 'in' / 'alpha.png'}; "
+        in shown.stderr
+    )
     deep = read_image(tmp_path / "out" / "deep.tif").pixels
     assert deep.dtype == np.uint16 and deep.shape == (20, 30, 3)
     alpha = read_image(tmp_path / "out" / "alpha.png")

@@ -39,7 +39,7 @@ def test_models_are_compared_beside_gray_with_square_protocol(tmp_path, cli, bas
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert summary["protocol"].startswith("square 32x32")
-    assert list(summary["means"]) == ["gray", "baseline"]
+    assert list(summary["means"]) == ["gray", f"{baseline_ckpt.parent.name}/baseline"]  # not the shipped one
     assert summary["means"]["gray"]["colourfulness"] < 1.0
     table = cli("evaluate", data, "-m", baseline_ckpt)
     assert "gray" in table.stdout and "PSNR" in table.stdout and "full resolution" in table.stdout
@@ -100,3 +100,13 @@ def test_an_unknown_model_is_refused_before_any_photo_is_read(tmp_path, cli, mon
     for command in ("evaluate", "benchmark"):
         res = cli(command, tmp_path / "t", "-m", "effnet-unet", "--val-fraction", "0.5")
         assert res.exit_code == 2 and "unknown model 'effnet-unet'" in res.stderr
+
+
+def test_a_checkpoint_is_never_labelled_like_a_shipped_model(tmp_path, cli, baseline_ckpt):
+    write(tmp_path / "t" / "a.png", gradient_rgb(32, 48))
+    mine = tmp_path / "mine" / "baseline.safetensors"
+    mine.parent.mkdir()
+    mine.write_bytes(baseline_ckpt.read_bytes())
+    res = cli("evaluate", tmp_path / "t", "-m", mine, "--json")
+    assert res.exit_code == 0, res.output
+    assert list(json.loads(res.stdout)["means"]) == ["gray", "mine/baseline"]
