@@ -193,17 +193,8 @@ def test_what_would_fail_later_is_refused_before_any_image_is_read(
     (tmp_path / "a-file").write_text("not a folder")
     monkeypatch.setattr(dataset, "load_images", lambda *a, **k: pytest.fail("images were read"))
     options = [o.replace("{tmp}", str(tmp_path)) for o in options]
-    res = cli(
-        "train",
-        data,
-        "-m",
-        "baseline",
-        "-o",
-        tmp_path / "m.safetensors",
-        "--cache-dir",
-        tmp_path / "c",
-        *options,
-    )
+    res = cli("train", data, "-m", "baseline", "-o", tmp_path / "m.safetensors", "--cache-dir", tmp_path / "c",
+              *options)  # fmt: skip
     assert res.exit_code == 2, res.output
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert (tmp_path / "a-file").read_text() == "not a folder"

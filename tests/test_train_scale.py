@@ -569,18 +569,8 @@ def test_a_disk_that_fills_up_stops_the_run_with_one_line_and_keeps_the_last_che
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(dataset, "write_atomic", no_space)
-    res = cli(
-        "train",
-        data,
-        "-m",
-        "baseline",
-        "-o",
-        tmp_path / "b",
-        "--crop-size",
-        "32",
-        "--cache-dir",
-        tmp_path / "c2",
-    )
+    res = cli("train", data, "-m", "baseline", "-o", tmp_path / "b", "--crop-size", "32",
+              "--cache-dir", tmp_path / "c2")  # fmt: skip
     assert res.exit_code == 2 and "cannot write the image cache in" in res.stderr, res.output
     errors = [line for line in res.stderr.splitlines() if line.startswith("bwcolor: error:")]
     assert len(errors) == 1 and "No space left on device" in errors[0]
