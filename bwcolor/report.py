@@ -23,34 +23,43 @@ TILE_HEIGHT = 160
 LABEL_HEIGHT = 28
 
 
+#: Every tile of the contact sheet is a cell this wide (the picture fitted and centred in it),
+#: so portrait rows leave no gaps and labels are never cut.
+CELL_WIDTH = 240
+
+
 def _label(tile: np.ndarray, text: str) -> np.ndarray:
     bar = np.full((LABEL_HEIGHT, tile.shape[1], 3), 255, np.uint8)
     cv2.putText(bar, text[:40], (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     return np.vstack([bar, tile])
 
 
+def _cell(rgb01: np.ndarray) -> np.ndarray:
+    """``rgb01`` fitted into a TILE_HEIGHT x CELL_WIDTH cell (uint8), centred on white."""
+    h, w = rgb01.shape[:2]
+    scale = min(TILE_HEIGHT / h, CELL_WIDTH / w)
+    th, tw = max(1, round(h * scale)), max(1, round(w * scale))
+    cell = np.full((TILE_HEIGHT, CELL_WIDTH, 3), 255, np.uint8)
+    y, x = (TILE_HEIGHT - th) // 2, (CELL_WIDTH - tw) // 2
+    cell[y : y + th, x : x + tw] = (lab.resize(rgb01, th, tw) * 255 + 0.5).astype(np.uint8)
+    return cell
+
+
 def contact_sheet(paths: list[Path], models: dict[str, nn.Module], size: int | None = None) -> np.ndarray:
-    """Rows of: gray input, each model's output, ground truth (uint8 RGB)."""
+    """Rows of: gray input, each model's output, ground truth (uint8 RGB), in cells of one size."""
     rows = []
     for path in paths:
         truth = ground_truth(path, size)
         picture = Picture(truth)
         h, w = truth.shape[:2]
-        tw = max(1, round(w * TILE_HEIGHT / h))
-
-        def tile(rgb01: np.ndarray, tw: int = tw) -> np.ndarray:
-            return (lab.resize(rgb01, TILE_HEIGHT, tw) * 255 + 0.5).astype(np.uint8)
-
         truth01 = truth.astype(np.float32) / (255 if truth.dtype == np.uint8 else 65535)
         gray = lab.merge_lab(lab.rgb_to_lab(truth01)[..., 0], np.zeros((h, w, 2), np.float32))
-        tiles = [_label(tile(gray), "input (L only)")]
+        tiles = [_label(_cell(gray), "input (L only)")]
         tiles += [
-            _label(tile(colorize_rgb(m, picture)), name) for name, m in models.items() if name != "gray"
+            _label(_cell(colorize_rgb(m, picture)), name) for name, m in models.items() if name != "gray"
         ]
-        tiles.append(_label(tile(truth01), "ground truth"))
-        rows.append(np.hstack([np.pad(t, ((0, 0), (0, 4), (0, 0)), constant_values=255) for t in tiles]))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+        tiles.append(_label(_cell(truth01), "ground truth"))
+        rows.append(np.hstack([np.pad(t, ((0, 4), (0, 4), (0, 0)), constant_values=255) for t in tiles]))
     return np.vstack(rows)
 
 

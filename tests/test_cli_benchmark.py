@@ -71,3 +71,18 @@ def test_a_batch_size_below_one_is_a_usage_error(tmp_path, cli):
         res = cli("benchmark", tmp_path / "gt", "-m", "gray", "-o", tmp_path / "r", "--batch-size", size)
         assert res.exit_code == 2 and "--batch-size" in res.output, res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_the_contact_sheet_has_one_cell_size_for_portrait_and_landscape_rows(tmp_path):
+    from bwcolor import load_model
+    from bwcolor.report import CELL_WIDTH, LABEL_HEIGHT, TILE_HEIGHT, contact_sheet
+
+    write(tmp_path / "portrait.png", gradient_rgb(60, 20))
+    write(tmp_path / "landscape.png", gradient_rgb(20, 60, seed=1))
+    models = {"gray": load_model("gray"), "baseline": load_model("baseline")}
+    sheet = contact_sheet([tmp_path / "portrait.png", tmp_path / "landscape.png"], models)
+    cell_w, cell_h = CELL_WIDTH + 4, TILE_HEIGHT + LABEL_HEIGHT + 4
+    assert sheet.shape == (2 * cell_h, 3 * cell_w, 3)  # input, baseline, truth; no row narrower
+    portrait_row = sheet[LABEL_HEIGHT : cell_h - 4]
+    assert (portrait_row[:, : CELL_WIDTH // 4] == 255).all()  # centred: white beside a portrait
+    assert not (sheet[cell_h + LABEL_HEIGHT : 2 * cell_h - 4, :CELL_WIDTH] == 255).all()
