@@ -386,7 +386,7 @@ def colorize(
         if task is not None:  # a file of the run (skips and planning failures come before it)
             elapsed = progress.tasks[0].elapsed or 0
             done = progress.tasks[0].completed + 1
-            progress.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
+            progress.update(task, advance=1, rate=f"{done / elapsed:.2f} files/s" if elapsed else "")
 
     def on_video(source: str, frames: int) -> None:
         """A video starts: a bar of its frames, in place of the last video's."""
