@@ -97,6 +97,7 @@ class Options:
     out_file: Path | None = None  # one input: its output's file name (its extension, the format)
     suffix: str | None = None  # outputs beside their inputs, named NAME<suffix>.EXT
     include_colorized: bool = False  # also colorize inputs that bwcolor's provenance tag marks
+    compare: bool = False  # also write NAME.compare.jpg: the input and the output side by side
 
     def output_for(self, src: Source) -> Path:
         """Where the output of ``src`` goes: the one file named, beside it with the suffix, or
@@ -323,6 +324,10 @@ def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None)
             meta = Metadata(provenance=meta.provenance)
             write_image(item.job.output, pixels, item.picture.alpha, fmt, options.quality, meta)
             notes.append(f"metadata could not be written ({exc}): left out but for the provenance tag")
+        if options.compare:
+            from bwcolor.compare import write_compare
+
+            write_compare(item.job.output, item.picture.pixels, pixels, meta.provenance)
     except OSError as exc:
         raise ImageError(f"cannot write {item.job.output}: {exc.strerror or exc}") from None
     return FileResult(

@@ -276,6 +276,13 @@ def colorize(
         bool,
         typer.Option(help="List what would be written, skipped and why; load and write nothing."),
     ] = False,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            help="Also write NAME.compare.jpg beside each photo's output: the input and the output side "
+            "by side, for sharing."
+        ),
+    ] = False,
     model: Annotated[
         str,
         typer.Option(
@@ -414,7 +421,8 @@ def colorize(
     try:
         with _signal_handler(signal.SIGINT, on_sigint):
             summary = colorize_paths(
-                inputs, output, model, suffix=suffix, include_colorized=include_colorized, fmt=fmt,
+                inputs, output, model, suffix=suffix, include_colorized=include_colorized, compare=compare,
+                fmt=fmt,
                 overwrite=overwrite, recursive=recursive, device=device,
                 batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
                 saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality,

@@ -56,6 +56,7 @@ def colorize_paths(
     *,
     suffix: str | None = None,
     include_colorized: bool = False,
+    compare: bool = False,
     fmt: str | None = None,
     overwrite: bool = False,
     recursive: bool = True,
@@ -83,7 +84,8 @@ def colorize_paths(
     the input tree, or, for one input, a file name with an image or video extension (which sets
     the format). ``suffix`` instead writes each output beside its input, as NAME<suffix>.EXT.
     Inputs that bwcolor's provenance tag marks as its own outputs are skipped unless
-    ``include_colorized``. ``dry_run``: nothing is loaded or written; each file's result says
+    ``include_colorized``. ``compare``: also a before/after JPEG beside each photo's output
+    (``NAME.compare.jpg``). ``dry_run``: nothing is loaded or written; each file's result says
     what would happen (status ``planned``, or why it would be skipped or fail).
 
     Raises :class:`~bwcolor.errors.UsageError` or :class:`~bwcolor.errors.ModelError` before
@@ -108,7 +110,8 @@ def colorize_paths(
     if isinstance(inputs, str | os.PathLike):  # one file, folder or pattern, not its characters
         inputs = [inputs]
     options, model_ref = _options(
-        output, model, suffix=suffix, include_colorized=include_colorized, fmt=fmt, overwrite=overwrite,
+        output, model, suffix=suffix, include_colorized=include_colorized, compare=compare, fmt=fmt,
+        overwrite=overwrite,
         device=device, batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
         saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality, max_pixels=max_pixels,
         provenance=provenance,

@@ -404,6 +404,20 @@ def test_a_dry_run_lists_what_would_be_written_and_writes_nothing(tmp_path, cli,
     assert (as_json["planned"], as_json["skipped"], as_json["done"]) == (2, 1, 0)
 
 
+def test_compare_writes_the_input_and_the_output_side_by_side(tmp_path, cli, baseline_ckpt):
+    write(tmp_path / "in" / "a.png", gray_of(gradient_rgb(30, 40)))
+    res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt, "--compare")
+    assert res.exit_code == 0, res.output
+    pair = read_image(tmp_path / "out" / "a.compare.jpg").pixels
+    output = read_image(tmp_path / "out" / "a.png").pixels
+    assert pair.shape == (30, 2 * 40 + 8, 3)
+    left, right = pair[:, :40].astype(int), pair[:, 48:].astype(int)
+    assert np.abs(left[..., 0] - left[..., 2]).max() <= 6  # the input: gray
+    assert np.abs(right - output).mean() < 4  # the output, as a JPEG
+    again = cli("colorize", tmp_path / "out", "-o", tmp_path / "again", "-m", baseline_ckpt, "--json")
+    assert json.loads(again.stdout)["skipped_colorized"] == 2  # neither is taken as an input
+
+
 def test_the_readme_option_table_matches_the_commands():
     import re
     from pathlib import Path
