@@ -30,7 +30,7 @@ from bwcolor.errors import ImageError, UsageError
 from bwcolor.formats import format_of, is_video_path, normalise_format, output_path
 from bwcolor.inputs import InputProblem, Source
 from bwcolor.metadata import Metadata, fit_metadata
-from bwcolor.outputs import COLORIZED, OTHER_MODEL, OUTPUT_EXISTS
+from bwcolor.outputs import ALREADY_COLOUR, COLORIZED, OTHER_MODEL, OUTPUT_EXISTS
 from bwcolor.pixels import Picture
 from bwcolor.temporal import CARRY
 
@@ -98,6 +98,7 @@ class Options:
     suffix: str | None = None  # outputs beside their inputs, named NAME<suffix>.EXT
     include_colorized: bool = False  # also colorize inputs that bwcolor's provenance tag marks
     compare: bool = False  # also write NAME.compare.jpg: the input and the output side by side
+    colour_inputs: str = "colorize"  # inputs already in colour (or toned): "colorize" or "skip"
 
     def output_for(self, src: Source) -> Path:
         """Where the output of ``src`` goes: the one file named, beside it with the suffix, or
@@ -137,6 +138,7 @@ class Summary:
     skipped: int = 0
     skipped_other_model: int = 0  # of the skipped: outputs an earlier run made with another model
     skipped_colorized: int = 0  # of the skipped: inputs that are bwcolor's own outputs
+    skipped_colour: int = 0  # of the skipped: colour or toned inputs (--colour-inputs skip)
     failed: int = 0
     planned: int = 0  # a dry run: files that would be colorized
     colour_inputs: int = 0
@@ -173,6 +175,7 @@ class Summary:
             self.skipped += 1
             self.skipped_other_model += result.message.startswith(OTHER_MODEL)
             self.skipped_colorized += result.message.startswith(COLORIZED)
+            self.skipped_colour += result.message.startswith(ALREADY_COLOUR)
         else:
             self.failed += 1
             self.failures.append(result)
@@ -183,6 +186,7 @@ class Summary:
             "skipped": self.skipped,
             "skipped_other_model": self.skipped_other_model,
             "skipped_colorized": self.skipped_colorized,
+            "skipped_colour": self.skipped_colour,
             "failed": self.failed,
             "planned": self.planned,
             "colour_inputs": self.colour_inputs,
@@ -199,6 +203,10 @@ class Summary:
 
 class AlreadyColorized(ImageError):
     """An input that bwcolor's provenance tag marks as its own output: skipped, not failed."""
+
+
+class AlreadyColour(ImageError):
+    """An input that is a colour or toned photo, with ``colour_inputs="skip"``: skipped."""
 
 
 def input_made_by(path: Path) -> str | None:
@@ -300,6 +308,8 @@ def _decode(job: Job, options: Options, render_size: int, norm) -> _Decoded:
     if made and not options.include_colorized:
         raise AlreadyColorized(made)
     lum = core.luminance(picture)
+    if lum.had_colour and options.colour_inputs == "skip":
+        raise AlreadyColour()
     return _Decoded(job, picture, lum.had_colour, core.network_input(lum.lum, render_size, norm))
 
 
@@ -405,6 +415,10 @@ def run_jobs(
     def fail(job: Job, exc: Exception) -> None:
         if isinstance(exc, AlreadyColorized):
             settle(colorized_skip(job, str(exc)))
+            return
+        if isinstance(exc, AlreadyColour):
+            why = f"{ALREADY_COLOUR}: skipped (--colour-inputs colorize takes it)"
+            settle(FileResult(str(job.source), "skipped", str(job.output), why))
             return
         message = str(exc) if isinstance(exc, ImageError) else f"unexpected {type(exc).__name__}: {exc}"
         settle(FileResult(str(job.source), "failed", str(job.output), message))

@@ -276,6 +276,13 @@ def colorize(
         bool,
         typer.Option(help="List what would be written, skipped and why; load and write nothing."),
     ] = False,
+    colour_inputs: Annotated[
+        str,
+        typer.Option(
+            help="Inputs that are already colour or toned (sepia) photos: colorize (from their "
+            "luminance; they are named in the summary) or skip.",
+        ),
+    ] = "colorize",
     compare: Annotated[
         bool,
         typer.Option(
@@ -422,8 +429,7 @@ def colorize(
         with _signal_handler(signal.SIGINT, on_sigint):
             summary = colorize_paths(
                 inputs, output, model, suffix=suffix, include_colorized=include_colorized, compare=compare,
-                fmt=fmt,
-                overwrite=overwrite, recursive=recursive, device=device,
+                colour_inputs=colour_inputs, fmt=fmt, overwrite=overwrite, recursive=recursive, device=device,
                 batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
                 saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality,
                 max_pixels=max_pixels, provenance=provenance, backbone_weights=backbone_weights,
@@ -463,6 +469,8 @@ def _print_summary(summary, output: str, interrupted: bool, dry_run: bool = Fals
     skipped = f"{summary.skipped} skipped (output exists"
     if summary.skipped_other_model:
         skipped += f"; {summary.skipped_other_model} made by another model: --overwrite redoes them"
+    if summary.skipped_colour:
+        skipped += f"; {summary.skipped_colour} already colour or toned: --colour-inputs colorize takes them"
     if summary.skipped_colorized:
         skipped += (
             f"; {summary.skipped_colorized} already colorized by bwcolor: --include-colorized takes them"

@@ -57,6 +57,7 @@ def colorize_paths(
     suffix: str | None = None,
     include_colorized: bool = False,
     compare: bool = False,
+    colour_inputs: str = "colorize",
     fmt: str | None = None,
     overwrite: bool = False,
     recursive: bool = True,
@@ -85,7 +86,9 @@ def colorize_paths(
     the format). ``suffix`` instead writes each output beside its input, as NAME<suffix>.EXT.
     Inputs that bwcolor's provenance tag marks as its own outputs are skipped unless
     ``include_colorized``. ``compare``: also a before/after JPEG beside each photo's output
-    (``NAME.compare.jpg``). ``dry_run``: nothing is loaded or written; each file's result says
+    (``NAME.compare.jpg``). ``colour_inputs``: what to do with inputs that are already colour or
+    toned photos, ``"colorize"`` (from their luminance; named in the summary) or ``"skip"``.
+    ``dry_run``: nothing is loaded or written; each file's result says
     what would happen (status ``planned``, or why it would be skipped or fail).
 
     Raises :class:`~bwcolor.errors.UsageError` or :class:`~bwcolor.errors.ModelError` before
@@ -111,8 +114,7 @@ def colorize_paths(
         inputs = [inputs]
     options, model_ref = _options(
         output, model, suffix=suffix, include_colorized=include_colorized, compare=compare, fmt=fmt,
-        overwrite=overwrite,
-        device=device, batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
+        colour_inputs=colour_inputs, overwrite=overwrite, device=device, batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
         saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality, max_pixels=max_pixels,
         provenance=provenance,
     )  # fmt: skip
@@ -168,6 +170,8 @@ def _options(
         raise UsageError("--suffix writes each output beside its input: give it or --output, not both")
     if suffix == "":
         raise UsageError("--suffix must not be empty: the output would replace its input")
+    if settings.get("colour_inputs") not in ("colorize", "skip"):
+        raise UsageError(f"--colour-inputs must be colorize or skip, not {settings.get('colour_inputs')!r}")
     output = DEFAULT_OUTPUT if output is None else Path(output)
     out_file = output if is_image_path(output) or is_video_path(output) else None
     if fmt is not None:

@@ -13,5 +13,7 @@ OUTPUT_EXISTS = "output exists"
 OTHER_MODEL = "the output was made by another model"
 #: An input that bwcolor's provenance tag marks as its own output.
 COLORIZED = "already colorized by bwcolor"
+#: An input that is already a colour (or toned) photograph, with ``--colour-inputs skip``.
+ALREADY_COLOUR = "already a colour or toned photo"
 #: Skips counted in the summary line instead of a note per file.
-COUNTED_SKIPS = (OUTPUT_EXISTS, OTHER_MODEL, COLORIZED)
+COUNTED_SKIPS = (OUTPUT_EXISTS, OTHER_MODEL, COLORIZED, ALREADY_COLOUR)

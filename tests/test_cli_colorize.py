@@ -418,6 +418,21 @@ def test_compare_writes_the_input_and_the_output_side_by_side(tmp_path, cli, bas
     assert json.loads(again.stdout)["skipped_colorized"] == 2  # neither is taken as an input
 
 
+def test_colour_inputs_can_be_skipped_and_are_counted(tmp_path, cli, baseline_ckpt):
+    write(tmp_path / "in" / "gray.png", gray_of(gradient_rgb(30, 40)))
+    write(tmp_path / "in" / "colour.png", gradient_rgb(30, 40, seed=4))
+    res = cli(
+        "colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt, "--colour-inputs", "skip"
+    )
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gray.png"]
+    assert "1 already colour or toned: --colour-inputs colorize takes them" in res.stderr
+    bad = cli(
+        "colorize", tmp_path / "in", "-o", tmp_path / "o2", "-m", baseline_ckpt, "--colour-inputs", "drop"
+    )
+    assert bad.exit_code == 2 and "--colour-inputs must be colorize or skip" in bad.stderr
+
+
 def test_the_readme_option_table_matches_the_commands():
     import re
     from pathlib import Path
