@@ -357,6 +357,14 @@ def colorize(
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Refuse images with more pixels, before decoding.")
     ] = DEFAULT_MAX_PIXELS,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also name each skipped file the summary only counts (outputs that exist, ...).",
+        ),
+    ] = False,
     quiet: Quiet = False,
     as_json: Json = False,
 ) -> None:
@@ -393,7 +401,11 @@ def colorize(
             return
         if result.status == "failed":
             say(progress.console, f"bwcolor: error: {result.source}: {result.message}")
-        elif result.status == "skipped" and not quiet and not result.message.startswith(COUNTED_SKIPS):
+        elif (
+            result.status == "skipped"
+            and not quiet
+            and (verbose or not result.message.startswith(COUNTED_SKIPS))
+        ):
             say(progress.console, f"bwcolor: note: {result.source}: {result.message}")  # the rest: counted
         for note in result.notes:
             say(progress.console, f"bwcolor: note: {result.source}: {note}")

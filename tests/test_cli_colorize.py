@@ -330,6 +330,8 @@ def test_outputs_made_by_another_model_are_reported_not_silently_skipped(
     assert other.exit_code == 0
     assert "2 skipped (output exists; 2 made by another model: --overwrite redoes them)" in other.stderr
     assert "bwcolor: note:" not in other.stderr  # one line for them all, not a note per file
+    named = cli(*args, "-m", fusion_ckpt, "--verbose")
+    assert named.stderr.count("bwcolor: note:") == 2 and "made by another model" in named.stderr  # each named
     assert "Output:" not in other.stderr  # nothing was written there
     redone = cli(*args, "-m", fusion_ckpt, "--overwrite", "--json", "-q")
     assert json.loads(redone.stdout)["done"] == 2
