@@ -28,6 +28,7 @@ from bwcolor.decode import DEFAULT_MAX_PIXELS, read_image
 from bwcolor.encode import write_image
 from bwcolor.errors import ImageError, UsageError
 from bwcolor.formats import format_of, is_video_path, normalise_format, output_path
+from bwcolor.hints import HintError, Hints, hint_files_for, read_hints
 from bwcolor.inputs import InputProblem, Source
 from bwcolor.metadata import Metadata, fit_metadata
 from bwcolor.outputs import ALREADY_COLOUR, COLORIZED, OTHER_MODEL, OUTPUT_EXISTS
@@ -99,6 +100,14 @@ class Options:
     include_colorized: bool = False  # also colorize inputs that bwcolor's provenance tag marks
     compare: bool = False  # also write NAME.compare.jpg: the input and the output side by side
     colour_inputs: str = "colorize"  # inputs already in colour (or toned): "colorize" or "skip"
+    hint_files: bool = True  # use each photo's NAME.hints.json / NAME.hints.png (bwcolor.hints)
+    hint_file: Path | None = None  # one input: its hint file, wherever it is
+
+    def hints_for(self, source: Path) -> list[Path]:
+        """The hint files of ``source``: the one named for a single input, else those beside it."""
+        if self.hint_file is not None:
+            return [self.hint_file]
+        return hint_files_for(source) if self.hint_files else []
 
     def output_for(self, src: Source) -> Path:
         """Where the output of ``src`` goes: the one file named, beside it with the suffix, or
@@ -126,6 +135,7 @@ class FileResult:
     had_colour: bool = False
     notes: list[str] = field(default_factory=list)
     frames: int = 0  # a video's frames written (0 for an image)
+    hinted: bool = False  # colorized with colour hints
 
 
 #: Colour (or toned) inputs named in the summary; the rest are counted.
@@ -142,6 +152,8 @@ class Summary:
     failed: int = 0
     planned: int = 0  # a dry run: files that would be colorized
     colour_inputs: int = 0
+    hinted: int = 0  # of the done: colorized with colour hints
+    unused_hint_files: int = 0  # hint files without their photo (status "unused")
     colour_files: list[str] = field(default_factory=list)  # the first COLOUR_NAMED of them
     seconds: float = 0.0
     failures: list[FileResult] = field(default_factory=list)
@@ -168,9 +180,12 @@ class Summary:
             if result.had_colour and len(self.colour_files) < COLOUR_NAMED:
                 self.colour_files.append(result.source)
             self.videos += bool(result.frames)
+            self.hinted += result.hinted
             self.frames += result.frames
         elif result.status == "planned":
             self.planned += 1
+        elif result.status == "unused":
+            self.unused_hint_files += 1
         elif result.status == "skipped":
             self.skipped += 1
             self.skipped_other_model += result.message.startswith(OTHER_MODEL)
@@ -191,6 +206,8 @@ class Summary:
             "planned": self.planned,
             "colour_inputs": self.colour_inputs,
             "colour_files": self.colour_files,
+            "hinted": self.hinted,
+            "unused_hint_files": self.unused_hint_files,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 3),
             "videos": self.videos,
@@ -300,6 +317,7 @@ class _Decoded:
     picture: Picture
     had_colour: bool
     net_input: np.ndarray  # the full-resolution L is not kept: a huge scan would hold it meanwhile
+    hints: Hints | None = None
 
 
 def _decode(job: Job, options: Options, render_size: int, norm) -> _Decoded:
@@ -310,7 +328,16 @@ def _decode(job: Job, options: Options, render_size: int, norm) -> _Decoded:
     lum = core.luminance(picture)
     if lum.had_colour and options.colour_inputs == "skip":
         raise AlreadyColour()
-    return _Decoded(job, picture, lum.had_colour, core.network_input(lum.lum, render_size, norm))
+    hints = None
+    hint_paths = options.hints_for(job.source)
+    if hint_paths:
+        try:
+            hints = read_hints(hint_paths, picture.width, picture.height)
+        except HintError as exc:
+            raise ImageError(
+                f"hint file {exc}; not colorized: correct it, or --no-hints ignores it"
+            ) from None
+    return _Decoded(job, picture, lum.had_colour, core.network_input(lum.lum, render_size, norm), hints)
 
 
 def model_label(model: nn.Module) -> str:
@@ -320,7 +347,8 @@ def model_label(model: nn.Module) -> str:
     return f"{name} ({Path(checkpoint['path']).name})" if checkpoint else name
 
 
-def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None) -> FileResult:
+def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None, norm) -> FileResult:
+    ab = core.with_hints(item.net_input, ab, item.hints, norm)
     pixels = core.colorized_pixels(item.picture, ab, options.saturation)
     fmt = options.fmt or format_of(item.job.output)
     meta = item.picture.metadata
@@ -346,6 +374,7 @@ def _encode(item: _Decoded, ab: np.ndarray, options: Options, label: str | None)
         str(item.job.output),
         had_colour=item.had_colour,
         notes=item.picture.notes + notes,
+        hinted=bool(item.hints),
     )
 
 
@@ -364,7 +393,7 @@ def _predict_alone(model: nn.Module, item: _Decoded, batch_error: Exception) -> 
     for net_input in tries:
         _release_memory(model)
         try:
-            ab = core.predict_ab(model, net_input[None])[0]
+            ab = core.predict_ab(model, net_input[None], _hint_channels(model, [item], net_input.shape))[0]
         except Exception as exc:  # noqa: BLE001 - the cause goes into this file's error line
             error = exc
             continue
@@ -375,6 +404,13 @@ def _predict_alone(model: nn.Module, item: _Decoded, batch_error: Exception) -> 
         return ab
     cause = "out of memory" if "memory" in str(error).lower() else f"{type(error).__name__}: {error}"
     return ImageError(f"the network failed on this image ({cause}); try a smaller --render-size")
+
+
+def _hint_channels(model: nn.Module, items: list[_Decoded], shape: tuple[int, int]) -> np.ndarray | None:
+    """The batch's hint inputs, for a network that takes them and a batch that has some."""
+    if not core.takes_hints(model) or not any(it.hints for it in items):
+        return None
+    return core.hint_channels([it.hints for it in items], *shape, core.normalisation_of(model))
 
 
 def _release_memory(model: nn.Module) -> None:
@@ -465,11 +501,14 @@ def run_jobs(
                     elif not np.isfinite(ab_one).all():
                         fail(item.job, ImageError(NON_FINITE))
                     else:
-                        encoding.append((item.job, encoders.submit(_encode, item, ab_one, options, label)))
+                        encoding.append(
+                            (item.job, encoders.submit(_encode, item, ab_one, options, label, norm))
+                        )
 
         def infer(items: list[_Decoded]) -> None:
             inputs = np.stack([it.net_input for it in items])
-            inferring.append((items, inference.submit(core.predict_ab, model, inputs)))
+            channels = _hint_channels(model, items, inputs.shape[1:])
+            inferring.append((items, inference.submit(core.predict_ab, model, inputs, channels)))
             encode_inferred(keep=streams - 1)
             drain_encoded(keep=window)
 
@@ -519,4 +558,4 @@ def run_jobs(
 
 
 def problems_as_results(problems: list[InputProblem]) -> list[FileResult]:
-    return [FileResult(p.input, "failed", None, p.message) for p in problems]
+    return [FileResult(p.input, p.status, None, p.message) for p in problems]

@@ -135,7 +135,7 @@ ValFraction = Annotated[
     float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
 ]
 #: Help panels: the everyday options first, then how the work runs, then clusters.
-PERFORMANCE, CLUSTER = "Speed and hardware", "Clusters"
+PERFORMANCE, CLUSTER, HINTS = "Speed and hardware", "Clusters", "Colour hints"
 Device = Annotated[
     str,
     typer.Option(
@@ -290,6 +290,25 @@ def colorize(
             "by side, for sharing."
         ),
     ] = False,
+    hints: Annotated[
+        Path | None,
+        typer.Option(
+            "--hints",
+            help="Colours known at some places of the one photo given: a JSON file of points or a PNG "
+            "of painted strokes (see docs/hints.md). Without it, a photo's NAME.hints.json and "
+            "NAME.hints.png beside it are used.",
+            show_default=False,
+            rich_help_panel=HINTS,
+        ),
+    ] = None,
+    no_hints: Annotated[
+        bool,
+        typer.Option(
+            "--no-hints",
+            help="Ignore hint files beside the photos: colorize automatically.",
+            rich_help_panel=HINTS,
+        ),
+    ] = False,
     model: Annotated[
         str,
         typer.Option(
@@ -397,7 +416,12 @@ def colorize(
     def on_result(result) -> None:
         if result.status == "planned":
             if not quiet:
-                say(progress.console, f"would colorize: {result.source} -> {result.output}")
+                how = f" ({result.message})" if result.message else ""
+                say(progress.console, f"would colorize: {result.source} -> {result.output}{how}")
+            return
+        if result.status == "unused":
+            if not quiet:
+                say(progress.console, f"bwcolor: note: {result.source}: {result.message}")
             return
         if result.status == "failed":
             say(progress.console, f"bwcolor: error: {result.source}: {result.message}")
@@ -441,7 +465,7 @@ def colorize(
         with _signal_handler(signal.SIGINT, on_sigint):
             summary = colorize_paths(
                 inputs, output, model, suffix=suffix, include_colorized=include_colorized, compare=compare,
-                colour_inputs=colour_inputs, fmt=fmt, overwrite=overwrite, recursive=recursive, device=device,
+                colour_inputs=colour_inputs, hints=hints, hint_files=not no_hints, fmt=fmt, overwrite=overwrite, recursive=recursive, device=device,
                 batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
                 saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality,
                 max_pixels=max_pixels, provenance=provenance, backbone_weights=backbone_weights,
@@ -478,6 +502,8 @@ def _signal_handler(signum: int, handler):
 def _print_summary(summary, output: str, interrupted: bool, dry_run: bool = False) -> None:
     head = "Dry run" if dry_run else "Interrupted" if interrupted else "Done"
     done = f"{summary.planned} would be colorized" if dry_run else f"{summary.done} colorized"
+    if summary.hinted:
+        done += f" ({summary.hinted} with colour hints)"
     skipped = f"{summary.skipped} skipped (output exists"
     if summary.skipped_other_model:
         skipped += f"; {summary.skipped_other_model} made by another model: --overwrite redoes them"
@@ -853,7 +879,8 @@ def _eval_paths(data: list[str], val_fraction: float | None, limit: int | None) 
 
     sources, problems = expand_inputs(data)
     for p in problems:
-        error_line(p.input, p.message)
+        if p.status == "failed":  # not hint files without their photo: evaluation takes no hints
+            error_line(p.input, p.message)
     paths = [s.path for s in sources]
     if val_fraction is not None:
         paths = [p for p in paths if in_validation(content_hash(p), val_fraction)]
@@ -902,6 +929,15 @@ def evaluate(
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate at most N images.")] = None,
     render_size: RenderSize = None,
     saturation: Saturation = 1.0,
+    hint_points: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also give each model this many colour hints per photo, drawn from the photo's own "
+            "colours (random places, a small patch's mean colour): how much known colours help.",
+        ),
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Where --hint-points falls (the same for every model).")] = 0,
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write per-image rows to this CSV file.")
     ] = None,
@@ -934,6 +970,8 @@ def evaluate(
                 render_size,
                 on_image=lambda _: progress.advance(task),
                 saturation=saturation,
+                hint_points=hint_points,
+                seed=seed,
             )
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None

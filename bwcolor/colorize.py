@@ -16,6 +16,7 @@ from torch import nn
 
 from bwcolor import lab
 from bwcolor.device import autocast
+from bwcolor.hints import Hints, as_hints
 from bwcolor.pixels import Picture, from_float, to_float
 
 #: Mean Lab chroma above which an input counts as already colour (or toned, e.g. sepia).
@@ -77,15 +78,57 @@ def pad_to_step(x: torch.Tensor, step: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict_ab(model: nn.Module, inputs: np.ndarray) -> np.ndarray:
-    """Normalised L batch (B, h, w) of one shape -> ab in Lab units (B, h, w, 2)."""
+def predict_ab(model: nn.Module, inputs: np.ndarray, hints: np.ndarray | None = None) -> np.ndarray:
+    """Normalised L batch (B, h, w) of one shape -> ab in Lab units (B, h, w, 2).
+
+    ``hints`` (B, 3, h, w): :func:`hint_channels` for a model that :func:`takes_hints`.
+    """
     device = model_device(model)
     x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))[:, None].to(device)
     h, w = x.shape[-2:]
-    x = pad_to_step(x, SHAPE_STEP.get(device.type, 1)).contiguous(memory_format=torch.channels_last)
+    step = SHAPE_STEP.get(device.type, 1)
+    x = pad_to_step(x, step).contiguous(memory_format=torch.channels_last)
+    extra = {}
+    if hints is not None:
+        extra["hints"] = pad_to_step(
+            torch.from_numpy(np.ascontiguousarray(hints, np.float32)).to(device), step
+        )
     with autocast(precision_of(model), device):
-        out = model(x)[..., :h, :w].float().permute(0, 2, 3, 1).cpu().numpy()
+        out = model(x, **extra)[..., :h, :w].float().permute(0, 2, 3, 1).cpu().numpy()
     return normalisation_of(model).decode_ab(out)
+
+
+def takes_hints(model: nn.Module) -> bool:
+    """Whether the network has colour-hint inputs (trained with ``--hint-inputs``)."""
+    return bool(getattr(getattr(model, "config", None), "hint_inputs", False))
+
+
+def hint_channels(hints: list[Hints | None], h: int, w: int, norm: lab.Normalisation) -> np.ndarray:
+    """The network's hint inputs (B, 3, h, w) for a batch: normalised ab and the mask (zeros
+    for a photo without hints)."""
+    out = np.zeros((len(hints), 3, h, w), np.float32)
+    for i, given in enumerate(hints):
+        if given:
+            ab, weight = given.raster(h, w)
+            mask = weight >= 0.5
+            out[i, :2] = norm.encode_ab(ab).transpose(2, 0, 1) * mask
+            out[i, 2] = mask
+    return out
+
+
+def with_hints(
+    net_input: np.ndarray, ab: np.ndarray, hints: Hints | None, norm: lab.Normalisation
+) -> np.ndarray:
+    """The predicted ab (h, w, 2) with the hints spread over it along the lightness
+    (:func:`bwcolor.propagate.propagate`); every model takes hints this way, and a model with
+    hint inputs has them pinned exactly where they were given."""
+    if not hints:
+        return ab
+    from bwcolor.propagate import propagate
+
+    h, w = ab.shape[:2]
+    hint_ab, weight = hints.raster(h, w)
+    return propagate(norm.decode_l(net_input), ab, hint_ab, weight)
 
 
 def precision_of(model: nn.Module) -> str:
@@ -157,20 +200,29 @@ def colorize_rgb(
     render_size: int | None = None,
     saturation: float = 1.0,
     dtype: np.dtype | None = np.float32,
+    hints: Hints | None = None,
 ) -> np.ndarray:
     """One picture through the whole path: its L -> network -> ab merged with full-resolution L.
 
     Returns sRGB (H, W, 3): float32 in [0, 1] by default, or ``dtype`` (None: the input's integer
-    type). ``bwcolor colorize`` runs the same steps, batched.
+    type). ``hints``: known colours (:mod:`bwcolor.hints`). ``bwcolor colorize`` runs the same
+    steps, batched.
     """
     lum = luminance(picture).lum
-    size = render_size_of(model, render_size)
-    ab = predict_ab(model, network_input(lum, size, normalisation_of(model))[None])[0]
-    return colorized_pixels(picture, ab, saturation, dtype)
+    norm = normalisation_of(model)
+    net_input = network_input(lum, render_size_of(model, render_size), norm)
+    h, w = net_input.shape
+    channels = hint_channels([hints], h, w, norm) if hints and takes_hints(model) else None
+    ab = predict_ab(model, net_input[None], channels)[0]
+    return colorized_pixels(picture, with_hints(net_input, ab, hints, norm), saturation, dtype)
 
 
 def colorize_image(
-    model: nn.Module, image: np.ndarray, render_size: int | None = None, saturation: float = 1.0
+    model: nn.Module,
+    image: np.ndarray,
+    render_size: int | None = None,
+    saturation: float = 1.0,
+    hints=None,
 ) -> np.ndarray:
     """Colorize an image array; the Python API behind ``bwcolor colorize``.
 
@@ -178,6 +230,12 @@ def colorize_image(
     (0-65535, either byte order) or float in [0, 1]. Returns RGB (RGBA if the input had alpha) of
     the same size and dtype. Colour inputs are colorized from their luminance. Other types (signed
     integers, bool, complex) raise ValueError: what their numbers mean as levels is not known.
+
+    ``hints``: colours known at some places, as ``[(x, y, "#rrggbb"), ...]`` (pixel coordinates,
+    origin top-left; a fourth value is the radius in pixels; a colour may also be (r, g, b)
+    levels 0-255), an RGBA strokes array of the image's size (opaque where the colour is known),
+    or a :class:`bwcolor.hints.Hints`. Bad hints raise :class:`bwcolor.hints.HintError` (a
+    ValueError).
     """
     image = np.asarray(image)
     if not (image.dtype.kind == "f" or image.dtype.type in (np.uint8, np.uint16)):
@@ -195,8 +253,9 @@ def colorize_image(
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
     picture = Picture(image if image.dtype.kind == "u" else image.astype(np.float32), alpha)
+    hints = as_hints(hints, picture.width, picture.height)
     out = colorize_rgb(
-        model, picture, render_size, saturation, np.float32 if image.dtype.kind == "f" else None
+        model, picture, render_size, saturation, np.float32 if image.dtype.kind == "f" else None, hints
     )
     if alpha is not None:
         out = np.dstack([out, alpha.astype(out.dtype)])

@@ -9,6 +9,7 @@ Protocols: ``full`` (default) scores at each image's full resolution, which is w
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from bwcolor import lab, metrics
 from bwcolor.colorize import COLOUR_CHROMA, colorize_image
 from bwcolor.decode import read_image
 from bwcolor.errors import ImageError, UsageError
+from bwcolor.hints import random_points
 from bwcolor.pixels import to_float
 
 
@@ -77,17 +79,29 @@ def evaluate(
     render_size: int | None = None,
     on_image: Callable[[Path], None] | None = None,
     saturation: float = 1.0,
+    hint_points: int = 0,
+    seed: int = 0,
 ) -> Evaluation:
-    """Score every model on every colour image of ``paths``."""
-    result = Evaluation(protocol_name(size), list(models))
+    """Score every model on every colour image of ``paths``.
+
+    ``hint_points``: each model is also given this many colour hints drawn from the truth
+    (:func:`bwcolor.hints.random_points`: random places, a small patch's mean colour), the same
+    for every model and every run with the same ``seed`` (drawn from the seed and the file's name).
+    """
+    protocol = protocol_name(size) + (
+        f", {hint_points} hint points a photo (seed {seed})" if hint_points else ""
+    )
+    result = Evaluation(protocol, list(models))
     for path in paths:
         try:
             truth = ground_truth(path, size)
         except ImageError as exc:
             result.skipped.append((str(path), str(exc)))
         else:
+            rng = np.random.default_rng([seed, zlib.crc32(Path(path).name.encode())])
+            hints = random_points(truth, hint_points, rng) if hint_points else None
             for name, model in models.items():
-                pred = colorize_image(model, truth, render_size, saturation)
+                pred = colorize_image(model, truth, render_size, saturation, hints)
                 row = {"file": str(path), "model": name, "width": truth.shape[1], "height": truth.shape[0]}
                 result.rows.append(row | metrics.image_metrics(pred, truth))
         if on_image:

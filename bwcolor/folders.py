@@ -23,6 +23,7 @@ from bwcolor.batch import FileResult, Options, Summary
 from bwcolor.decode import DEFAULT_MAX_PIXELS
 from bwcolor.device import resolve_device
 from bwcolor.formats import is_image_path, is_video_path
+from bwcolor.hints import is_hint_name
 from bwcolor.outputs import DEFAULT_OUTPUT
 from bwcolor.shipped import DEFAULT_MODEL
 from bwcolor.temporal import CARRY
@@ -58,6 +59,8 @@ def colorize_paths(
     include_colorized: bool = False,
     compare: bool = False,
     colour_inputs: str = "colorize",
+    hints: str | Path | None = None,
+    hint_files: bool = True,
     fmt: str | None = None,
     overwrite: bool = False,
     recursive: bool = True,
@@ -88,6 +91,9 @@ def colorize_paths(
     ``include_colorized``. ``compare``: also a before/after JPEG beside each photo's output
     (``NAME.compare.jpg``). ``colour_inputs``: what to do with inputs that are already colour or
     toned photos, ``"colorize"`` (from their luminance; named in the summary) or ``"skip"``.
+    Colour hints (:mod:`bwcolor.hints`): a photo's NAME.hints.json and NAME.hints.png beside it
+    are used unless ``hint_files`` is false; ``hints`` names the hint file of a single input.
+    A hint file that cannot be used fails its photo alone (nothing written for it).
     ``dry_run``: nothing is loaded or written; each file's result says
     what would happen (status ``planned``, or why it would be skipped or fail).
 
@@ -114,7 +120,7 @@ def colorize_paths(
         inputs = [inputs]
     options, model_ref = _options(
         output, model, suffix=suffix, include_colorized=include_colorized, compare=compare, fmt=fmt,
-        colour_inputs=colour_inputs, overwrite=overwrite, device=device, batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
+        colour_inputs=colour_inputs, hints=hints, hint_files=hint_files, overwrite=overwrite, device=device, batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
         saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality, max_pixels=max_pixels,
         provenance=provenance,
     )  # fmt: skip
@@ -157,7 +163,7 @@ def colorize_paths(
 
 
 def _options(
-    output, model: str, *, suffix, include_colorized, fmt, device, precision, **settings
+    output, model: str, *, suffix, include_colorized, fmt, device, precision, hints, **settings
 ) -> tuple[Options, str]:
     """The run's :class:`Options` and the model's reference (a name, or the checkpoint's absolute
     path), every option checked before any file is read."""
@@ -170,6 +176,14 @@ def _options(
         raise UsageError("--suffix writes each output beside its input: give it or --output, not both")
     if suffix == "":
         raise UsageError("--suffix must not be empty: the output would replace its input")
+    if hints is not None:
+        if not settings["hint_files"]:
+            raise UsageError("--hints names a hint file and --no-hints ignores them: give one of them")
+        if not Path(hints).is_file():
+            raise UsageError(f"--hints {hints}: no such file")
+        if not is_hint_name(hints):
+            raise UsageError(f"--hints {hints}: a hint file is JSON points (.json) or PNG strokes (.png)")
+        settings["hint_file"] = Path(hints)
     if settings.get("colour_inputs") not in ("colorize", "skip"):
         raise UsageError(f"--colour-inputs must be colorize or skip, not {settings.get('colour_inputs')!r}")
     output = DEFAULT_OUTPUT if output is None else Path(output)
@@ -205,6 +219,14 @@ def _plan(inputs, options: Options, recursive: bool) -> tuple[list, list[FileRes
     )
     if options.out_file is not None:
         _check_file_target(options.out_file, sources, options.fmt)
+    if options.hint_file is not None and (len(sources) != 1 or is_video_path(sources[0].path)):
+        from bwcolor.errors import UsageError
+
+        found = "a film" if sources and is_video_path(sources[0].path) else f"{len(sources)} inputs"
+        raise UsageError(
+            f"--hints {options.hint_file} is for one photo; {found} found: put NAME.hints.json "
+            "beside each photo instead"
+        )
     if options.suffix is not None:  # NAME<suffix>.EXT are this way's outputs (a rerun's): not inputs
         sources = [s for s in sources if not s.path.stem.endswith(options.suffix)]
     jobs, settled = batch.plan(sources, options)
@@ -219,4 +241,6 @@ def _what_would_happen(job, options: Options) -> FileResult:
     made = None if options.include_colorized else input_made_by(job.source)
     if made is not None:
         return colorized_skip(job, made)
-    return FileResult(str(job.source), "planned", str(job.output))
+    hints = [] if is_video_path(job.source) else options.hints_for(job.source)
+    with_hints = f"with hints from {', '.join(str(h) for h in hints)}" if hints else ""
+    return FileResult(str(job.source), "planned", str(job.output), with_hints)

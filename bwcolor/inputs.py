@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bwcolor.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_image_path, is_video_path
+from bwcolor.hints import is_hint_file, photo_stem_of
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,31 @@ class Source:
 class InputProblem:
     input: str
     message: str
+    status: str = "failed"  # or "unused": a hint file without its photo (a note, not a failure)
 
 
-def _walk(folder: Path, exclude: Path | None, wanted) -> list[Path]:
-    """The files under ``folder`` whose names are ``wanted``, recursively, sorted.
+#: Why a hint file named as an input is not colorized.
+HINT_NOT_PHOTO = "a colour-hint file, not a photo: it is read for the photo of the same name beside it"
+
+
+def unused_hint_files(folder: Path, names: list[str], checked: list[str] | None = None) -> list[InputProblem]:
+    """The hint files among ``checked`` (default: all of ``names``, the files of ``folder``)
+    without a photo or film of their name beside them: each one note."""
+    stems = {Path(n).stem for n in names if is_image_path(Path(n)) or is_video_path(Path(n))}
+    return [
+        InputProblem(
+            str(folder / n),
+            "a hint file without its photo (no photo of that name beside it): not used",
+            "unused",
+        )  # fmt: skip
+        for n in (names if checked is None else checked)
+        if is_hint_file(n) and photo_stem_of(Path(n)) not in stems
+    ]
+
+
+def _walk(folder: Path, exclude: Path | None, wanted, unused: list[InputProblem]) -> list[Path]:
+    """The files under ``folder`` whose names are ``wanted``, recursively, sorted; hint files
+    without their photo go to ``unused``.
 
     Symlinked folders are followed, each real folder once: a symlink loop ends there.
     """
@@ -50,6 +72,7 @@ def _walk(folder: Path, exclude: Path | None, wanted) -> list[Path]:
                 keep.append(d)
         dirs[:] = keep
         found.extend(root_path / f for f in sorted(files) if wanted(Path(f)))
+        unused.extend(unused_hint_files(root_path, sorted(files)))
     return found
 
 
@@ -109,7 +132,7 @@ def expand_inputs(
     kind = "an image or video" if videos else "an image"
 
     def wanted(path: Path) -> bool:
-        return is_image_path(path) or (videos and is_video_path(path))
+        return not is_hint_file(path) and (is_image_path(path) or (videos and is_video_path(path)))
 
     exclude = _resolved(exclude) if exclude is not None else None
     sources: list[Source] = []
@@ -124,9 +147,11 @@ def expand_inputs(
 
     def add_folder(folder: Path, base: Path, label: str) -> int:
         if recursive:
-            files = _walk(folder, exclude, wanted)
+            files = _walk(folder, exclude, wanted, problems)
         else:
-            files = sorted(p for p in folder.iterdir() if p.is_file() and wanted(p))
+            names = sorted(p.name for p in folder.iterdir() if p.is_file())
+            files = [folder / n for n in names if wanted(Path(n))]
+            problems.extend(unused_hint_files(folder, names))
         for f in files:
             add(f, base)
         if not files:
@@ -140,6 +165,8 @@ def expand_inputs(
         elif path.is_file() or path.is_symlink():
             if not path.exists():
                 problems.append(InputProblem(raw, "broken symbolic link"))
+            elif is_hint_file(path):
+                problems.append(InputProblem(raw, HINT_NOT_PHOTO))
             elif wanted(path):
                 add(path, path.parent)
             else:
@@ -151,6 +178,9 @@ def expand_inputs(
             matches = sorted(glob.glob(_any_case_extension(raw), recursive=True))
             matches = [m for m in matches if not _inside(Path(m), exclude)]  # a rerun's own outputs
             images = [Path(m) for m in matches if Path(m).is_file() and wanted(Path(m))]
+            for hint in (Path(m) for m in matches if is_hint_file(m) and Path(m).is_file()):
+                siblings = [p.name for p in hint.parent.iterdir() if p.is_file()]
+                problems.extend(unused_hint_files(hint.parent, siblings, [hint.name]))
             for m in images:
                 add(m, m.parent if _climbs_out(m, base) else base)
             folders = [Path(m) for m in matches if Path(m).is_dir()]

@@ -53,6 +53,9 @@ class Normalisation:
     def encode_l(self, lum: np.ndarray) -> np.ndarray:
         return (lum / self.l_scale - self.l_offset).astype(np.float32)
 
+    def decode_l(self, l_net: np.ndarray) -> np.ndarray:
+        return ((l_net + self.l_offset) * self.l_scale).astype(np.float32)
+
     def encode_ab(self, ab: np.ndarray) -> np.ndarray:
         return (ab / self.ab_scale).astype(np.float32)
 

@@ -186,7 +186,7 @@ def _data_files(patterns: list[str], what: str, is_val: bool = False) -> list[da
     files, seen, problems = [], set(), []
     for pattern in patterns:
         sources, trouble = expand_inputs([pattern])
-        problems += trouble
+        problems += [p for p in trouble if p.status == "failed"]  # not hint files: not photos
         for s in sources:
             key = s.path.resolve()
             if key not in seen:

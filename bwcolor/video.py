@@ -601,8 +601,11 @@ def run_video_jobs(
                 str(job.source), "failed", str(job.output), f"cannot write: {exc.strerror or exc}"
             )
         else:
+            unused = [
+                f"{h.name} not used: films take no colour hints yet" for h in options.hints_for(job.source)
+            ]
             result = FileResult(str(job.source), "done", str(job.output), had_colour=done.had_colour,
-                                notes=done.notes, frames=done.frames)  # fmt: skip
+                                notes=done.notes + unused, frames=done.frames)  # fmt: skip
         finally:
             elapsed = time.perf_counter() - start
             summary.seconds += elapsed
