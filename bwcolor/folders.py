@@ -118,7 +118,7 @@ def colorize_paths(
     report = on_result or (lambda r: None)
     if isinstance(inputs, str | os.PathLike):  # one file, folder or pattern, not its characters
         inputs = [inputs]
-    options, model_ref = _options(
+    options, model_ref = colorize_options(
         output, model, suffix=suffix, include_colorized=include_colorized, compare=compare, fmt=fmt,
         colour_inputs=colour_inputs, hints=hints, hint_files=hint_files, overwrite=overwrite, device=device, batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
         saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality, max_pixels=max_pixels,
@@ -162,7 +162,7 @@ def colorize_paths(
     return summary
 
 
-def _options(
+def colorize_options(
     output, model: str, *, suffix, include_colorized, fmt, device, precision, hints, **settings
 ) -> tuple[Options, str]:
     """The run's :class:`Options` and the model's reference (a name, or the checkpoint's absolute

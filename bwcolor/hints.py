@@ -72,6 +72,13 @@ def default_radius(width: int, height: int) -> float:
     return max(2.0, 0.005 * max(width, height))
 
 
+def colour_hex(colour) -> str:
+    """``#rrggbb`` of a colour given as such or as (r, g, b) levels (checked by :func:`colour_ab`)."""
+    return (
+        colour.lower() if isinstance(colour, str) else "#" + "".join(f"{round(float(c)):02x}" for c in colour)
+    )
+
+
 def colour_ab(colour) -> tuple[float, float]:
     """CIE a, b of an sRGB colour given as ``#rrggbb`` or as (r, g, b) levels 0-255."""
     if isinstance(colour, str):
@@ -95,6 +102,7 @@ class Point:
     y: float
     ab: tuple[float, float]
     radius: float
+    color: str = ""  # as given, #rrggbb
 
 
 @dataclass
@@ -213,7 +221,8 @@ def points_from(items, width: int, height: int) -> list[Point]:
             ab = colour_ab(colour)
         except HintError as exc:
             raise HintError(f"point {i + 1}: {exc}") from None
-        points.append(Point(float(x), float(y), ab, float(radius or default_radius(width, height))))
+        radius = float(radius or default_radius(width, height))
+        points.append(Point(float(x), float(y), ab, radius, colour_hex(colour)))
     return points
 
 
@@ -260,7 +269,7 @@ def random_points(truth: np.ndarray, count: int, rng: np.random.Generator) -> Hi
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         patch = truth[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1].reshape(-1, 3)
         rgb = np.clip(np.round(patch.astype(np.float64).mean(axis=0) / top * 255), 0, 255)
-        points.append(Point(float(x), float(y), colour_ab(rgb), radius))
+        points.append(Point(float(x), float(y), colour_ab(rgb), radius, colour_hex(rgb)))
     return Hints(width, height, points=points)
 
 

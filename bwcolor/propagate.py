@@ -25,13 +25,13 @@ import numpy as np
 STRENGTH = 1e4
 #: Lightness difference (CIE L units) between neighbours at which their colours are held together
 #: with weight exp(-1/2); a strong edge (several times this) lets the colour jump.
-EDGE = 3.0
+EDGE = 2.0
 #: Screening: a hint's reach fades over about 1/sqrt(FADE) pixels of smooth lightness at the
 #: network's resolution (about 30 of 256), so one hint colours its object, not the photo.
 FADE = 1e-3
 #: Where the hints' reach (1 at a hint) is above this, their colour replaces the automatic one;
 #: below it, the two are mixed in proportion.
-REACH = 0.1
+REACH = 0.005
 
 
 def propagate(
