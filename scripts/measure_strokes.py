@@ -34,7 +34,9 @@ def strokes_for(truth: np.ndarray, seed: int = 0) -> np.ndarray:
     """RGBA strokes (H, W, 4) on the main colourful regions of an RGB uint8 photo."""
     h, w = truth.shape[:2]
     scale = 256 / max(h, w)
-    small = cv2.resize(truth, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        truth, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
     lab_small = lab.rgb_to_lab(small.astype(np.float32) / 255)
     feats = np.concatenate([lab_small[..., 1:], lab_small[..., :1] / 2], -1).reshape(-1, 3).astype(np.float32)
     cv2.setRNGSeed(seed)

@@ -241,9 +241,9 @@ def test_many_shapes_with_large_batches_do_not_pile_up(tmp_path, cli, baseline_c
         decoded.append(1)
         return real_decode(*args)
 
-    def infer(m, x):
+    def infer(m, x, hints=None):
         first_infer_after.append(len(decoded))
-        return real_infer(m, x)
+        return real_infer(m, x, hints)
 
     monkeypatch.setattr(batch, "_decode", decode)
     monkeypatch.setattr(batch.core, "predict_ab", infer)

@@ -127,7 +127,7 @@ def test_nan_weights_are_refused_when_loading(tmp_path, cli, baseline_ckpt, phot
 def test_non_finite_predictions_never_reach_the_picture(tmp_path, cli, baseline_ckpt, photos, monkeypatch):
     real = core.predict_ab
 
-    def sometimes_nan(model, inputs):
+    def sometimes_nan(model, inputs, hints=None):
         ab = real(model, inputs)
         if inputs.shape[-2] == 40:  # p0's render shape is 40x64 (the others: 48x64, 64x64)
             ab[...] = np.nan
@@ -146,7 +146,7 @@ def test_a_failing_forward_pass_is_retried_alone_and_the_batch_goes_on(
     real = core.predict_ab
     calls = []
 
-    def flaky(model, inputs):
+    def flaky(model, inputs, hints=None):
         calls.append(inputs.shape)
         if len(inputs) > 1:
             raise RuntimeError("not enough memory: you tried to allocate 80 GB")
@@ -167,7 +167,7 @@ def test_a_failing_forward_pass_is_retried_alone_and_the_batch_goes_on(
 def test_an_image_the_network_cannot_do_fails_alone(tmp_path, cli, baseline_ckpt, photos, monkeypatch):
     real = core.predict_ab
 
-    def broken_for_p1(model, inputs):
+    def broken_for_p1(model, inputs, hints=None):
         if inputs.shape[-2] in (48, 24):  # p1's render shape, 48x64, and half of it
             raise RuntimeError("DefaultCPUAllocator: not enough memory")
         return real(model, inputs)
