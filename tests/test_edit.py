@@ -171,6 +171,23 @@ def test_the_page_in_a_real_browser(server, photos):
         page.wait_for_selector("body[data-previews='2']", timeout=60_000)
         assert page.evaluate("document.getElementById('view').toDataURL()") != before
         assert page.locator("#hints li").count() == 1
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.click("#next")  # unsaved hints: the page asks, and staying keeps them
+        assert dialogs and "not saved" in dialogs[0] and page.inner_text("#name").startswith("a.png")
+        page.keyboard.press("Control+z")
+        page.wait_for_selector("body[data-previews='3']", timeout=60_000)
+        assert page.locator("#hints li").count() == 0
+        page.keyboard.press("Control+y")
+        page.wait_for_selector("body[data-previews='4']", timeout=60_000)
+        where = page.inner_text("#hints li")
+        x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 40, y + 20, steps=4)  # drag the hint elsewhere
+        page.mouse.up()
+        page.wait_for_selector("body[data-previews='5']", timeout=60_000)
+        assert page.inner_text("#hints li") != where
         page.click("#save")
         page.wait_for_selector("body[data-saved='1']", timeout=60_000)
         browser.close()
