@@ -28,6 +28,7 @@ from rich.progress import (
 
 from bwcolor import __version__
 from bwcolor.decode import DEFAULT_MAX_PIXELS
+from bwcolor.decoding import parse_decoding
 from bwcolor.errors import BwcolorError, UsageError
 from bwcolor.lab import MAX_RENDER_SIZE
 from bwcolor.outputs import COUNTED_SKIPS, DEFAULT_OUTPUT
@@ -175,6 +176,16 @@ Saturation = Annotated[
     float,
     typer.Option(
         min=0.0, max=4.0, help="Scale the predicted chroma: 1 is the model's own; above 1 more colourful."
+    ),
+]
+Decoding = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--decoding",
+        metavar="KEY=VALUE",
+        help="A decoding setting of a colour-classes model (temperature, prior_weight, chroma_scale, "
+        "hue_boost, hue_power; see docs/models.md), e.g. --decoding chroma_scale=1.3; repeat for more.",
+        show_default=False,
     ),
 ]
 BackboneWeights = Annotated[
@@ -660,6 +671,7 @@ def train(
             "colours; with no hints it colours on its own.",
         ),
     ] = False,
+    decoding: Decoding = None,
     init_from: Annotated[
         str | None,
         typer.Option(
@@ -786,6 +798,7 @@ def train(
                     val=list(val) if val else None, max_images=max_images, max_per_source=max_per_source,
                     val_limit=val_limit, checkpoint_minutes=checkpoint_minutes, precision=precision,
                     init_from=init_from, tune_encoder_blocks=tune_encoder_blocks, hint_inputs=hint_inputs,
+                    decoding=parse_decoding(decoding),
                     cache_dir=str(cache_dir or dataset.default_cache()), device=device, workers=workers,
                 )  # fmt: skip
                 result = run_training(cfg, on_event=on_event)
@@ -1232,15 +1245,33 @@ def info(
     model: Annotated[
         str, typer.Argument(help="A shipped model's name or a checkpoint file.", show_default=False)
     ],
+    decoding: Decoding = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="With --decoding: the new checkpoint file to write (a copy with "
+            "those settings; the model is not modified).",
+            show_default=False,
+        ),
+    ] = None,
+    note: Annotated[str, typer.Option(help="With --decoding: why (kept in the new file's header).")] = "",
     as_json: Json = False,
 ) -> None:
     """What a checkpoint says about itself: its model, settings, training and scores.
 
-    Read from its header alone: no weights are loaded.
+    Read from its header alone: no weights are loaded. With --decoding and -o, writes a copy that
+    decodes colour with those settings (the weights unchanged), and describes the copy.
     """
+    from bwcolor.decoding import write_with_decoding
     from bwcolor.model_info import describe
 
     try:
+        if decoding or output is not None:
+            if output is None:
+                raise UsageError("--decoding writes a copy of the model: name it with -o NEW.safetensors")
+            model = str(write_with_decoding(model, output, parse_decoding(decoding), note))
         found = describe(model)
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None

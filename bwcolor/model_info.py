@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bwcolor.decoding import DECODING
 from bwcolor.errors import ModelError
 from bwcolor.shipped import DEFAULT_MODEL, SHIPPED_MODELS, weights_dir
 
@@ -20,8 +21,6 @@ PURPOSE = {
     "sepia-like colour",
     "baseline": "the paper's 8-layer CNN; smallest and fastest, sepia-like colour",
 }
-#: Header fields that describe the decoding (how predicted colour becomes one colour).
-DECODING = ("temperature", "prior_weight", "chroma_scale", "hue_boost", "hue_power")
 
 
 def _header(path: Path) -> tuple[dict[str, Any], int]:

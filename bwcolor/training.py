@@ -44,6 +44,7 @@ from bwcolor.checkpoint import (
     resolve_model_path,
     save_checkpoint,
 )
+from bwcolor.decoding import check_decoding
 from bwcolor.device import environment, native_bf16, resolve_device
 from bwcolor.errors import BwcolorError, ModelError, UsageError
 from bwcolor.inputs import expand_inputs
@@ -130,6 +131,7 @@ class TrainConfig:
     init_from: str | None = None  # start from this checkpoint's weights (fine-tuning), not at random
     tune_encoder_blocks: int = 0  # effnet_unet: also train the encoder's last N blocks
     hint_inputs: bool = False  # effnet_unet: take colour hints, trained on random ones (models.hints)
+    decoding: dict[str, float] = field(default_factory=dict)  # decoding settings (bwcolor.decoding)
 
     def check(self) -> None:
         trainable = [m for m in list_models() if m != "gray"]
@@ -144,6 +146,9 @@ class TrainConfig:
             raise UsageError(f"--tune-encoder-blocks is for effnet_unet, not {self.model}")
         if self.hint_inputs and "hint_inputs" not in model_class(self.model).Config.__dataclass_fields__:
             raise UsageError(f"--hint-inputs is for effnet_unet, not {self.model}")
+        if self.decoding:  # the settings and their ranges; _build_model checks them with the inherited head
+            check_decoding(self.model, {"head": self.head or getattr(model_class(self.model).Config, "head", None),
+                                        **self.decoding})  # fmt: skip
         if self.precision not in ("auto", "fp32", "bf16"):
             raise UsageError(f"--precision must be auto, fp32 or bf16 for training, not {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1 or not 0 < self.lr < math.inf:
@@ -222,8 +227,11 @@ def _build_model(cfg: TrainConfig, from_data: dict[str, Any] | None = None, base
         "tune_encoder_blocks": max(cfg.tune_encoder_blocks, base.get("tune_encoder_blocks", 0)) or None,
         "hint_inputs": (cfg.hint_inputs or base.get("hint_inputs")) or None,
         **(from_data or {}),
+        **cfg.decoding,
     }
     options = {k: v for k, v in wanted.items() if k in known and v is not None}
+    if cfg.decoding:
+        check_decoding(cfg.model, {"head": getattr(model_class(cfg.model).Config, "head", None), **options})
     try:
         return create_model(cfg.model, **options)
     except (KeyError, TypeError, RuntimeError) as exc:

@@ -1,3 +1,4 @@
+import json
 import os
 import pickle
 
@@ -148,3 +149,38 @@ def test_models_lists_the_shipped_ones_and_info_reads_a_header(tmp_path, cli, ba
     (tmp_path / "x.safetensors").write_bytes(b"not a checkpoint")
     res = cli("info", tmp_path / "x.safetensors")
     assert res.exit_code == 2 and "x.safetensors: not a bwcolor checkpoint" in res.stderr
+
+
+def test_info_writes_a_copy_with_other_decoding_settings(tmp_path, cli):
+    """`bwcolor info MODEL --decoding KEY=VALUE -o NEW`: a copy that decodes as told (and colours
+    differently), the model it came from untouched; bad settings are one line, exit 2."""
+    from bwcolor.shipped import weights_dir
+    from tests.conftest import gradient_rgb, gray_of, tree_hashes
+
+    before = tree_hashes(weights_dir())
+    new = tmp_path / "vivid.safetensors"
+    res = cli("info", "effnet_unet", "--decoding", "chroma_scale=1.5", "--decoding", "hue-boost=0", "-o", new,
+              "--note", "chosen by eye", "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["decoding"]["chroma_scale"] == 1.5
+    meta = read_checkpoint(new)[0]["meta"]
+    assert meta["decoding"]["note"] == "chosen by eye" and "train_state" not in meta
+    assert tree_hashes(weights_dir()) == before
+    gray = gray_of(gradient_rgb(48, 64, 2))
+    shipped, vivid = (colorize_image(load_model(m), gray).astype(int) for m in ("effnet_unet", new))
+    assert np.abs(shipped - vivid).max() > 3
+    for args, cause in (
+        (["--decoding", "chroma_scale=1.5"], "name it with -o"),
+        (["--decoding", "tint=2", "-o", tmp_path / "a.safetensors"], "give KEY=VALUE"),
+        (["--decoding", "chroma_scale=x", "-o", tmp_path / "a.safetensors"], "'x' is not a number"),
+        (
+            ["--decoding", "hue_power=0", "-o", tmp_path / "a.safetensors"],
+            "hue_power=0.0 is not between 0 and 16",
+        ),
+        (["-o", tmp_path / "a.safetensors"], "give them with --decoding"),
+    ):
+        res = cli("info", "effnet_unet", *args)
+        assert res.exit_code == 2 and cause in res.stderr and len(res.stderr.splitlines()) == 1, res.stderr
+    assert not (tmp_path / "a.safetensors").exists()
+    res = cli("info", new, "--decoding", "chroma_scale=1", "-o", new)
+    assert res.exit_code == 2 and "is the checkpoint itself" in res.stderr

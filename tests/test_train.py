@@ -180,6 +180,8 @@ def test_an_unknown_model_is_refused_before_any_image_is_read(tmp_path, cli, mon
         (["--cache-dir", "/proc/bwcolor-cache"], "--cache-dir /proc/bwcolor-cache: cannot write there"),
         (["--init-from", "{tmp}/typo.safetensors"], "typo.safetensors: checkpoint not found"),
         (["--init-from", "fusion"], "--init-from fusion: a fusion checkpoint, not baseline"),
+        (["--decoding", "temperature=0.3"], "--decoding: baseline has no decoding settings (temperature)"),
+        (["--decoding", "hue=1"], "--decoding hue=1: give KEY=VALUE, KEY one of temperature"),
     ],
 )
 def test_what_would_fail_later_is_refused_before_any_image_is_read(
@@ -286,11 +288,18 @@ def test_fine_tuning_the_default_keeps_how_it_is_built_decodes_and_renders(tmp_p
         assert mine[key] == shipped[key], key
     assert mine["render_size"] == 256 != 2 * 32
     res = cli("train", data, "--init-from", "effnet_unet", "-o", tmp_path / "r", "--crop-size", "32", "--batch-size",
-              "4", "--epochs", "1", "--val-fraction", "0.25", "--cache-dir", tmp_path / "c", "--render-size", "128")  # fmt: skip
+              "4", "--epochs", "1", "--val-fraction", "0.25", "--cache-dir", tmp_path / "c", "--render-size", "128",
+              "--decoding", "hue_boost=0.2", "--decoding", "chroma_scale=1.1")  # fmt: skip
+    told = read_checkpoint(tmp_path / "r" / "effnet_unet.safetensors")[0]["config"]
     assert (
         res.exit_code == 0
-        and read_checkpoint(tmp_path / "r" / "effnet_unet.safetensors")[0]["config"]["render_size"] == 128
+        and told["render_size"] == 128
+        and (told["hue_boost"], told["chroma_scale"]) == (0.2, 1.1)
     )
+    assert told["hue_power"] == shipped["hue_power"]  # what was not told is still inherited
+    res = cli("train", data, "--init-from", "effnet_unet", "-o", tmp_path / "s", "--crop-size", "32",
+              "--decoding", "chroma_scale=5", "--cache-dir", tmp_path / "c")  # fmt: skip
+    assert res.exit_code == 2 and "chroma_scale=5.0 is not between 0 and 4" in res.stderr
 
 
 def test_tiny_or_gray_training_data_is_warned_about_with_numbers(tmp_path, cli):

@@ -159,7 +159,8 @@ class ClassHead(nn.Module):
     colours; dividing by p(colour)^alpha gives the rare, saturated ones their due at decoding
     time (the effect of Zhang et al.'s class rebalancing, but tunable without retraining).
     ``chroma`` scales the decoded colour (the model's own saturation, chosen on validation: see
-    ``scripts/set_decoding.py``; ``--saturation`` scales on top of it).
+    ``bwcolor info MODEL --decoding KEY=VALUE -o NEW`` or ``bwcolor train --decoding``; ``--saturation``
+    scales on top of it).
 
     ``hue_boost`` (k) > 0 adds colour where the network is sure of the hue rather than
     everywhere: the chroma is scaled by ``1 + k * c**hue_power``, with the hue agreement
