@@ -34,6 +34,7 @@ from bwcolor.metadata import Metadata, fit_metadata
 from bwcolor.outputs import ALREADY_COLOUR, COLORIZED, OTHER_MODEL, OUTPUT_EXISTS
 from bwcolor.pixels import Picture
 from bwcolor.temporal import CARRY
+from bwcolor.video import FilmOptions
 
 
 def default_batch_size(device) -> int:
@@ -93,6 +94,7 @@ class Options:
     render_size: int | None = None
     saturation: float = 1.0
     temporal_smoothing: float = CARRY  # videos: colour carried along the motion (bwcolor.temporal)
+    film: FilmOptions = field(default_factory=FilmOptions)  # videos: codec, quality, which stretch
     provenance: bool = True  # tag outputs as colorized by bwcolor (EXIF Software, XMP)
     model_label: str | None = None  # the model as outputs name it: existing ones by another are reported
     out_file: Path | None = None  # one input: its output's file name (its extension, the format)

@@ -136,7 +136,7 @@ ValFraction = Annotated[
     float | None, typer.Option(help="Only the images 'bwcolor train --val-fraction F' holds out.")
 ]
 #: Help panels: the everyday options first, then how the work runs, then clusters.
-PERFORMANCE, CLUSTER, HINTS = "Speed and hardware", "Clusters", "Colour hints"
+PERFORMANCE, CLUSTER, HINTS, FILMS = "Speed and hardware", "Clusters", "Colour hints", "Films"
 Device = Annotated[
     str,
     typer.Option(
@@ -365,8 +365,44 @@ def colorize(
             help="Videos: how much of each frame's colour follows the motion into the next, from 0 "
             "(every frame colorized alone: colours flicker) to below 1 (steadier, slower to change). "
             "Scene cuts always start afresh.",
+            rich_help_panel=FILMS,
         ),
     ] = CARRY,
+    start: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Films: start this many seconds in (e.g. to try settings on a stretch of a long reel).",
+            rich_help_panel=FILMS,
+        ),
+    ] = 0.0,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Films: colorize only this many seconds (from --start).",
+            show_default=False,
+            rich_help_panel=FILMS,
+        ),
+    ] = None,
+    codec: Annotated[
+        str | None,
+        typer.Option(
+            help="Films: h264 (default; VP9 in .webm), h265 (smaller), vp9, or ffv1 (lossless, for "
+            "archives: .mkv or .avi).",
+            show_default=False,
+            rich_help_panel=FILMS,
+        ),
+    ] = None,
+    crf: Annotated[
+        int | None,
+        typer.Option(
+            help="Films: the encoder's quality, lower is better and larger (default: h264 18, h265 22, "
+            "vp9 30; ffv1 is lossless).",
+            show_default=False,
+            rich_help_panel=FILMS,
+        ),
+    ] = None,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
     scheduler: Annotated[
         str | None,
@@ -478,7 +514,8 @@ def colorize(
                 inputs, output, model, suffix=suffix, include_colorized=include_colorized, compare=compare,
                 colour_inputs=colour_inputs, hints=hints, hint_files=not no_hints, fmt=fmt, overwrite=overwrite, recursive=recursive, device=device,
                 batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
-                saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality,
+                saturation=saturation, temporal_smoothing=temporal_smoothing, start=start, duration=duration,
+                codec=codec, crf=crf, quality=quality,
                 max_pixels=max_pixels, provenance=provenance, backbone_weights=backbone_weights,
                 scheduler=scheduler, on_start=on_start, on_result=on_result, on_video=on_video,
                 on_frames=on_frames, stop=stop, dry_run=dry_run,

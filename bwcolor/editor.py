@@ -41,6 +41,7 @@ from bwcolor.hints import (
 from bwcolor.inputs import Source
 from bwcolor.pixels import Picture, to_float
 from bwcolor.shipped import DEFAULT_MODEL
+from bwcolor.video import FilmOptions
 
 #: Suggested colours at a click: at most this many, at least SUGGESTION_SPREAD apart (Lab a, b).
 SUGGESTIONS = 6
@@ -243,7 +244,7 @@ def open_session(
     options, model_ref = colorize_options(
         output, model, suffix=None, include_colorized=False, fmt=None, device=device, precision=precision,
         hints=None, colour_inputs="colorize", hint_files=True, overwrite=True, batch_size=1, workers=1,
-        render_size=render_size, saturation=saturation, temporal_smoothing=0.0, quality=95,
+        render_size=render_size, saturation=saturation, temporal_smoothing=0.0, film=FilmOptions(), quality=95,
         max_pixels=DEFAULT_MAX_PIXELS, provenance=True,
     )  # fmt: skip
     sources, problems = expand_inputs([str(i) for i in inputs], recursive=recursive, exclude=options.out_dir)

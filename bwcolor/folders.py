@@ -27,6 +27,7 @@ from bwcolor.hints import is_hint_name
 from bwcolor.outputs import DEFAULT_OUTPUT
 from bwcolor.shipped import DEFAULT_MODEL
 from bwcolor.temporal import CARRY
+from bwcolor.video import CONTAINERS, FilmOptions
 
 
 def _check_file_target(out_file: Path, sources: list, fmt: str | None) -> None:
@@ -71,6 +72,10 @@ def colorize_paths(
     render_size: int | None = None,
     saturation: float = 1.0,
     temporal_smoothing: float = CARRY,
+    start: float = 0.0,
+    duration: float | None = None,
+    codec: str | None = None,
+    crf: int | None = None,
     quality: int = 95,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     provenance: bool = True,
@@ -107,7 +112,10 @@ def colorize_paths(
     (:func:`bwcolor.video.run_photos_and_videos`); ``temporal_smoothing`` is how much of a frame's colour
     follows the motion into the next (0: each frame alone; :mod:`bwcolor.temporal`). Setting
     ``stop`` ends the run after the batch of photos in progress, or abandons the video in progress
-    (nothing of it is written). ``batch_size`` and ``workers`` default by device (1 and 2 on
+    (nothing of it is written). Films are written whole in H.264 (VP9 in WebM) unless ``codec``
+    (``h264``, ``h265``, ``vp9``, ``ffv1``: lossless), ``crf`` (quality: lower is better), ``start``
+    and ``duration`` (seconds: a stretch, e.g. to try settings on a long reel) say otherwise.
+    ``batch_size`` and ``workers`` default by device (1 and 2 on
     a CPU, 8 and up to 8 beside a GPU); ``scheduler``, a Dask scheduler's address, spreads the
     files over a cluster.
     """
@@ -122,7 +130,7 @@ def colorize_paths(
         output, model, suffix=suffix, include_colorized=include_colorized, compare=compare, fmt=fmt,
         colour_inputs=colour_inputs, hints=hints, hint_files=hint_files, overwrite=overwrite, device=device, batch_size=batch_size, workers=workers, precision=precision, render_size=render_size,
         saturation=saturation, temporal_smoothing=temporal_smoothing, quality=quality, max_pixels=max_pixels,
-        provenance=provenance,
+        provenance=provenance, film=FilmOptions(start, duration, codec, crf),
     )  # fmt: skip
     jobs, settled = _plan(inputs, options, recursive)
     summary = Summary()
@@ -193,6 +201,7 @@ def colorize_options(
             fmt = normalise_format(fmt)
         except ValueError as exc:
             raise UsageError(f"--format: {exc}") from None
+    settings["film"].check()
     if not 0.0 <= settings["temporal_smoothing"] < 1.0:
         raise UsageError(
             f"--temporal-smoothing must be at least 0 and below 1, not {settings['temporal_smoothing']:g}"
@@ -227,6 +236,8 @@ def _plan(inputs, options: Options, recursive: bool) -> tuple[list, list[FileRes
             f"--hints {options.hint_file} is for one photo; {found} found: put NAME.hints.json "
             "beside each photo instead"
         )
+    for film in {CONTAINERS[s.path.suffix.lower()] for s in sources if is_video_path(s.path)}:
+        options.film.encoder(film)  # a codec the container cannot hold: refused before any film is read
     if options.suffix is not None:  # NAME<suffix>.EXT are this way's outputs (a rerun's): not inputs
         sources = [s for s in sources if not s.path.stem.endswith(options.suffix)]
     jobs, settled = batch.plan(sources, options)

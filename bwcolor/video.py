@@ -12,7 +12,8 @@ temporary file beside the output and renamed when whole: a killed or stopped run
 partial video.
 
 FFmpeg comes inside the PyAV wheel (``av``): no system FFmpeg is used. Video is H.264 (x264,
-CRF 18) in every container but WebM, which gets VP9.
+CRF 18) in every container but WebM, which gets VP9; :class:`FilmOptions` chooses another codec
+(H.265, VP9, FFV1 lossless) or quality, and a stretch of the film (``start``, ``duration``).
 """
 
 from __future__ import annotations
@@ -44,11 +45,62 @@ CONTAINERS = {
     ".webm": "webm",
     ".avi": "avi",
 }
-#: Video encoder and its options, per container.
-X264 = ("libx264", {"crf": "18", "preset": "fast"})
-VP9 = ("libvpx-vp9", {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"})
+#: Video codecs by the name ``--codec`` takes: FFmpeg's encoder, its options, its default CRF
+#: (None: lossless, no CRF) and the containers that may hold it.
+CODECS = {
+    "h264": ("libx264", {"preset": "fast"}, 18, ("mp4", "mov", "matroska", "avi")),
+    "h265": ("libx265", {"preset": "fast", "x265-params": "log-level=error"}, 22, ("mp4", "mov", "matroska")),
+    "vp9": ("libvpx-vp9", {"b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}, 30,
+            ("webm", "matroska", "mp4")),
+    "ffv1": ("ffv1", {"level": "3", "g": "1", "slicecrc": "1"}, None, ("matroska", "avi")),
+}  # fmt: skip
+#: The codec of each container when none is asked for.
+DEFAULT_CODEC = {"webm": "vp9"}
 #: AVI stores no timestamps: B-frames (reordered) would come back out of order and a frame late.
-ENCODERS = {"webm": VP9, "avi": (X264[0], {**X264[1], "bf": "0"})}
+NO_REORDERING = {"avi": {"bf": "0"}}
+
+
+@dataclass(frozen=True)
+class FilmOptions:
+    """How films are written: ``codec`` (a key of :data:`CODECS`; None: H.264, VP9 in WebM),
+    ``crf`` (the encoder's quality: lower is better and larger; None: the codec's default), and
+    which stretch: from ``start`` seconds, ``duration`` seconds long (None: to the end)."""
+
+    start: float = 0.0
+    duration: float | None = None
+    codec: str | None = None
+    crf: int | None = None
+
+    def check(self) -> None:
+        """:class:`UsageError` for settings no film could be written with."""
+        if self.codec is not None and self.codec not in CODECS:
+            raise UsageError(f"--codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
+        if self.crf is not None and self.codec is not None and CODECS[self.codec][2] is None:
+            raise UsageError(f"--crf: {self.codec} is lossless and takes no CRF")
+        if self.crf is not None and not 0 <= self.crf <= 63:
+            raise UsageError(f"--crf must be between 0 and 63, not {self.crf}")
+        if not 0 <= self.start < float("inf") or (
+            self.duration is not None and not 0 < self.duration < float("inf")
+        ):
+            raise UsageError("--start must be at least 0 and --duration above 0 (seconds)")
+
+    def encoder(self, fmt: str) -> tuple[str, dict]:
+        """FFmpeg's encoder and its options for a film in container ``fmt``; :class:`UsageError`
+        if that container cannot hold the codec asked for."""
+        name = self.codec or DEFAULT_CODEC.get(fmt, "h264")
+        codec, options, crf, containers = CODECS[name]
+        if fmt not in containers:
+            raise UsageError(f"--codec {name}: a {fmt} file cannot hold it (use {', '.join(containers)})")
+        options = {**options, **NO_REORDERING.get(fmt, {})}
+        if crf is not None:
+            options["crf"] = str(self.crf if self.crf is not None else crf)
+        return codec, options
+
+    @property
+    def trimmed(self) -> bool:
+        return bool(self.start) or self.duration is not None
+
+
 #: Sound codecs a WebM file may hold; another (a Matroska film named .webm) makes it Matroska.
 WEBM_SOUND = {"opus", "vorbis"}
 #: The container tag that names bwcolor and the model (read back by :func:`made_by`).
@@ -189,6 +241,7 @@ def colorize_video(
     stop: threading.Event | None = None,
     max_pixels: int | None = None,
     overwrite: bool = True,
+    film: FilmOptions | None = None,
 ) -> VideoResult:
     """Colorize the video ``src`` into ``dst`` (a container of the same kind, by extension).
 
@@ -198,7 +251,8 @@ def colorize_video(
     frames are written; setting ``stop`` abandons the video (:class:`Stopped`, nothing written).
     ``max_pixels``: frames larger than this are refused before any is decoded. With
     ``overwrite=False``, a file that appears at ``dst`` while the film is written (another run's)
-    is kept (:class:`~bwcolor.atomic.AppearedMeanwhile`).
+    is kept (:class:`~bwcolor.atomic.AppearedMeanwhile`). ``film``: the codec, its quality and
+    the stretch of the film to write (:class:`FilmOptions`; default the whole film in H.264).
     Raises :class:`ImageError` for a video that cannot be read or written, and
     :class:`~bwcolor.errors.UsageError` for an output that is the input itself.
     """
@@ -209,6 +263,9 @@ def colorize_video(
         raise ImageError(f"{dst}: not a video file name ({', '.join(CONTAINERS)})")
     if _same_file(src, dst):
         raise UsageError(f"{dst}: the output would replace the input film; choose another name")
+    film = film or FilmOptions()
+    film.check()
+    film.encoder(CONTAINERS[dst.suffix.lower()])
     if provenance == "":
         from bwcolor.batch import model_label
         from bwcolor.metadata import Metadata
@@ -218,7 +275,7 @@ def colorize_video(
     result = VideoResult()
     with _open_input(src, max_pixels) as container, atomic_path(dst, replace=overwrite) as tmp:
         _Run(model, container, tmp, CONTAINERS[dst.suffix.lower()], result, saturation,
-             render_size, carry, provenance, batch_size, on_frames, stop).run()  # fmt: skip
+             render_size, carry, provenance, batch_size, on_frames, stop, film).run()  # fmt: skip
     result.seconds = time.perf_counter() - start
     return result
 
@@ -235,8 +292,9 @@ class _Run:
     """One video through the three threads: read -> network and stabiliser -> write."""
 
     def __init__(self, model, container, tmp, fmt, result, saturation, render_size, carry,
-                 provenance, batch_size, on_frames, stop):  # fmt: skip
+                 provenance, batch_size, on_frames, stop, film):  # fmt: skip
         self.model, self.container, self.tmp, self.fmt, self.result = model, container, tmp, fmt, result
+        self.film = film
         self.saturation, self.carry, self.provenance = saturation, carry, provenance
         self.render_size = core.render_size_of(model, render_size)
         self.norm = core.normalisation_of(model)
@@ -311,6 +369,7 @@ class _Run:
         av = _av()
         index, first_pts, last_pts, last_step, sound_end = 0, None, None, 1, 0.0
         step = _frame_step(video)
+        span = _Span(self.film, video, self.container)
         try:
             for packet in self.container.demux(video, *audio):
                 if packet.stream.type == "audio":
@@ -318,11 +377,20 @@ class _Run:
                         sound_end = max(
                             sound_end, float((packet.pts + (packet.duration or 0)) * packet.time_base)
                         )
-                    if packet.dts is not None and not self._put(self.to_model, packet):
+                    if (
+                        packet.dts is not None
+                        and span.keep_sound(packet)
+                        and not self._put(self.to_model, packet)
+                    ):
                         return
                     continue
                 for frame in packet.decode():
-                    pts = frame.pts
+                    if span.before(frame):
+                        continue
+                    if span.after(frame):
+                        self._put(self.to_model, None)
+                        return
+                    pts = span.shifted(frame.pts)
                     if last_pts is None:
                         pts = first_pts = pts or 0
                     elif pts is None:  # no timestamp: one frame after the last
@@ -338,7 +406,11 @@ class _Run:
             raise ImageError(
                 f"the video cannot be decoded{where} (truncated or damaged: {_cause(exc)})"
             ) from None
-        if index and last_pts is not None:
+        if not index and self.film.trimmed:
+            raise ImageError(
+                f"nothing to colorize from --start {self.film.start:g} s: the film ends before it"
+            )
+        if index and last_pts is not None and not self.film.trimmed:
             tb = float(video.time_base or 0)
             _check_length(
                 video, self.container, first_pts * tb, (last_pts + last_step) * tb, sound_end, index
@@ -466,14 +538,15 @@ class _Run:
         return copies
 
     def _add_video_stream(self, out, video):
-        codec, options = ENCODERS.get(self.fmt, X264)  # a .webm written as Matroska keeps VP9
+        codec, options = self.film.encoder(self.fmt)  # a .webm written as Matroska keeps VP9
         ctx = video.codec_context
         rate = video.average_rate or video.guessed_rate or Fraction(25)
         stream = out.add_stream(codec, rate=rate, options=dict(options))
         stream.width, stream.height = ctx.width, ctx.height
         # 4:2:0 halves the colour's resolution and needs even sides; an odd-sized film keeps
-        # its size with full-resolution colour instead
-        stream.pix_fmt = "yuv420p" if ctx.width % 2 == 0 and ctx.height % 2 == 0 else "yuv444p"
+        # its size with full-resolution colour instead; FFV1 (lossless) stores the RGB itself
+        even = ctx.width % 2 == 0 and ctx.height % 2 == 0
+        stream.pix_fmt = "bgr0" if codec == "ffv1" else "yuv420p" if even else "yuv444p"
         stream.time_base = video.time_base
         stream.codec_context.time_base = video.time_base
         stream.metadata.update(_own_tags(video.metadata))
@@ -482,6 +555,46 @@ class _Run:
 
 #: Tags that describe the input's encoding, not the film: the muxer writes its own.
 TECHNICAL_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration"}
+
+
+class _Span:
+    """The stretch of a film to colorize (:class:`FilmOptions`' start and duration, in seconds
+    from the film's first timestamp): the reader seeks to the key frame before it, skips what
+    comes before, stops after it, keeps the sound packets inside it, and shifts every kept
+    timestamp by the start, so that the output starts where the film does."""
+
+    def __init__(self, film: FilmOptions, video, container):
+        self.start, self.end = film.start, (film.start + film.duration if film.duration else float("inf"))
+        self.video_tb = video.time_base or Fraction(1, 90000)
+        self.base = video.start_time or 0
+        self.offset = round(Fraction(film.start) / self.video_tb)
+        if film.start:
+            container.seek(self.base + self.offset, stream=video, backward=True)
+
+    def _seconds(self, pts, base, time_base) -> float:
+        return float((pts - base) * time_base) if pts is not None and time_base else 0.0
+
+    def before(self, frame) -> bool:
+        return self._seconds(frame.pts, self.base, self.video_tb) < self.start - 1e-6
+
+    def after(self, frame) -> bool:
+        return self._seconds(frame.pts, self.base, self.video_tb) >= self.end - 1e-6
+
+    def shifted(self, pts):
+        return None if pts is None else max(self.base, pts - self.offset)
+
+    def keep_sound(self, packet) -> bool:
+        """Whether a sound packet lies in the stretch; if so, its timestamps are shifted."""
+        if not self.start and self.end == float("inf"):
+            return True
+        base = packet.stream.start_time or 0
+        seconds = self._seconds(packet.pts, base, packet.time_base)
+        if not self.start - 1e-6 <= seconds < self.end:
+            return False
+        shift = round(Fraction(self.start) / packet.time_base)
+        packet.pts -= shift
+        packet.dts = None if packet.dts is None else max(base, packet.dts - shift)
+        return True
 
 
 def _own_tags(tags: dict) -> dict:
@@ -582,12 +695,12 @@ def run_video_jobs(
         start = time.perf_counter()
         try:
             if on_video is not None:
-                on_video(str(job.source), _announced_frames(job.source))
+                on_video(str(job.source), _announced_frames(job.source, options.film))
             done = colorize_video(
                 model, job.source, job.output, saturation=options.saturation,
                 render_size=options.render_size, carry=options.temporal_smoothing, provenance=provenance,
                 batch_size=options.batch_size, on_frames=on_frames, stop=stop, max_pixels=options.max_pixels,
-                overwrite=options.overwrite,
+                overwrite=options.overwrite, film=options.film,
             )  # fmt: skip
         except Stopped:
             break
@@ -645,8 +758,14 @@ def run_photos_and_videos(
     return summary
 
 
-def _announced_frames(path: Path) -> int:
+def _announced_frames(path: Path, film: FilmOptions | None = None) -> int:
+    """The frames the container announces (0: unknown), or those of the stretch asked for."""
     try:
-        return probe(path).frames
+        info = probe(path)
     except ImageError:
         return 0  # the run itself reports why
+    if film is None or not film.trimmed or not info.frames or not info.duration:
+        return info.frames
+    rate = info.frames / info.duration
+    left = max(0.0, info.duration - film.start)
+    return round(rate * min(left, film.duration or left))

@@ -298,3 +298,63 @@ def test_colorize_video_refuses_to_replace_its_input(tmp_path, baseline_ckpt):
         with pytest.raises(UsageError, match="would replace the input film"):
             colorize_video(load_model(baseline_ckpt), src, dst)
     assert src.read_bytes() == before
+
+
+def test_a_stretch_of_a_film_with_its_sound(tmp_path, cli, baseline_ckpt, film):
+    """--start/--duration: the frames and the sound of that stretch, starting at 0."""
+    res = cli("colorize", film, "-o", tmp_path / "out", "-m", baseline_ckpt, "--start", "0.5", "--duration", "1",
+              "--json", "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["frames"] == 24
+    _, pts, rate = video_timing(tmp_path / "out" / "film.mp4")
+    _, whole, _ = video_timing(film)
+    assert len(pts) == 24 and rate == 24 and pts[0] == whole[0]  # starts where the film does
+    with av.open(str(tmp_path / "out" / "film.mp4")) as c:
+        sound = [p for p in c.demux(c.streams.audio[0]) if p.size]
+        ends = [float((p.pts + p.duration) * p.time_base) for p in sound]
+    assert 0.95 <= max(ends) <= 1.1 and min(float(p.pts * p.time_base) for p in sound) < 0.05
+    res = cli("colorize", film, "-o", tmp_path / "late", "-m", baseline_ckpt, "--start", "30")
+    assert res.exit_code == 1 and "the film ends before it" in res.output
+    assert not [p for p in (tmp_path / "late").rglob("*") if p.is_file()]  # nothing written
+
+
+def test_codecs_and_quality(tmp_path, baseline_ckpt):
+    """--codec: H.265 and VP9 are what they say; FFV1 is lossless (the first frame is exactly the
+    colorized photo); --crf trades size for quality; impossible pairs are refused first."""
+    from bwcolor import colorize_image, colorize_video, load_model
+    from bwcolor.video import FilmOptions
+
+    model = load_model(baseline_ckpt)
+    frames = pan(photo(8, 80, 160), (48, 64), 6, 2.0).frames
+    src = write_clip(tmp_path / "clip.mp4", frames, fps=12)
+    for name, suffix, codec in (("h265", ".mp4", "hevc"), ("vp9", ".mkv", "vp9"), ("ffv1", ".mkv", "ffv1")):
+        out = tmp_path / f"{name}{suffix}"
+        assert colorize_video(model, src, out, film=FilmOptions(codec=name)).frames == 6
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].codec_context.name == codec
+            first = next(c.decode(video=0)).to_ndarray(format="rgb24")
+        if name == "ffv1":
+            with av.open(str(src)) as c:
+                gray = next(c.decode(video=0)).to_ndarray(format="rgb24")
+            np.testing.assert_array_equal(first, colorize_image(model, gray))
+    sizes = {}
+    for crf in (12, 40):
+        out = tmp_path / f"crf{crf}.mp4"
+        colorize_video(model, src, out, film=FilmOptions(crf=crf))
+        sizes[crf] = out.stat().st_size
+    assert sizes[40] < sizes[12]
+    for film, cause in (
+        (FilmOptions(codec="vp9"), "a avi file cannot hold it"),
+        (FilmOptions(codec="ffv1", crf=10), "ffv1 is lossless"),
+        (FilmOptions(codec="av1"), "--codec must be one of"),
+    ):
+        with pytest.raises(UsageError, match=cause):
+            colorize_video(model, src, tmp_path / "x.avi", film=film)
+
+
+def test_a_codec_the_container_cannot_hold_is_refused_before_any_film_is_read(
+    tmp_path, cli, baseline_ckpt, film
+):
+    res = cli("colorize", film, "-o", tmp_path / "out", "-m", baseline_ckpt, "--codec", "ffv1")
+    assert res.exit_code == 2 and "--codec ffv1: a mp4 file cannot hold it (use matroska, avi)" in res.output
+    assert not (tmp_path / "out").exists()
