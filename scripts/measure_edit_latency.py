@@ -54,10 +54,21 @@ def main() -> None:
             page.goto(server.url)
             page.wait_for_selector("body[data-previews='1']", timeout=120_000)
             box = page.locator("#view").bounding_box()
+            placed: list[tuple[float, float]] = []
             for i in range(args.clicks):
-                fx, fy = rng.uniform(0.3, 0.7, 2)
-                page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
-                page.wait_for_selector(".swatch", timeout=60_000)
+                while True:  # a click on a placed hint selects it: click elsewhere
+                    x, y = (
+                        box["x"] + box["width"] * rng.uniform(0.3, 0.7),
+                        box["y"] + box["height"] * rng.uniform(0.3, 0.7),
+                    )
+                    if all(np.hypot(x - px, y - py) > 30 for px, py in placed):
+                        break
+                placed.append((x, y))
+                page.mouse.click(x, y)
+                try:
+                    page.wait_for_selector(".swatch", timeout=60_000)
+                except Exception:
+                    raise SystemExit(f"click {i}: no suggestions ({page.inner_text('#status')})") from None
                 start = time.perf_counter()
                 page.locator(".swatch").first.click()
                 page.wait_for_selector(f"body[data-previews='{i + 2}']", timeout=60_000)
