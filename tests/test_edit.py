@@ -203,3 +203,25 @@ def test_the_command_refuses_what_it_cannot_edit(tmp_path, cli):
     write(tmp_path / "a.png", gray_of(gradient_rgb(20, 20, 1)))
     res = cli("edit", tmp_path / "a.png", "-o", tmp_path / "x.png", "--no-browser")
     assert res.exit_code == 2 and "writes into a folder" in res.output
+
+
+def test_ctrl_c_stops_the_server_cleanly(tmp_path, baseline_ckpt):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write(tmp_path / "a.png", gray_of(gradient_rgb(20, 20, 1)))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+         "sys.argv = ['bwcolor'] + sys.argv[1:]; from bwcolor.cli import run; run()",
+         "edit", str(tmp_path / "a.png"), "-m", str(baseline_ckpt), "--no-browser"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "300"},
+    )  # fmt: skip
+    line = proc.stderr.readline().decode()  # the URL: the server is listening
+    assert "?token=" in line, line
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "bwcolor edit: stopped" in rest.decode()
