@@ -7,6 +7,7 @@ option, missing or invalid model, an output that would overwrite an input), 130 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import signal
 import threading
@@ -82,6 +83,9 @@ class PlainHelpCommand(typer.core.TyperCommand):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.help:  # the docstring's paragraphs reflowed to the terminal, not cut at its line ends
+            paragraphs = inspect.cleandoc(self.help).split("\n\n")
+            self.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
         for param in self.params:
             param._get_number_range_help_str = lambda: None
             if isinstance(param, typer.core.TyperArgument):

@@ -471,3 +471,15 @@ def test_help_reads_as_prose_in_panels_and_suggests_only_close_options(cli, monk
     assert helped.index("--scheduler") > helped.index("Clusters") > helped.index("--batch-size")
     assert "Possible options" not in cli("colorize", "--nope").output
     assert "Possible options: --overwrite" in cli("colorize", "--overwrit").output
+
+
+def test_every_command_help_is_reflowed_paragraphs():
+    """A docstring's line ends are not the terminal's: each paragraph is one line to wrap."""
+    import typer
+
+    from bwcolor.cli import app
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        paragraphs = (command.help or "").split("\n\n")
+        assert all(p and "\n" not in p for p in paragraphs), name
