@@ -127,6 +127,8 @@ def with_hints(
     from bwcolor.propagate import propagate
 
     h, w = ab.shape[:2]
+    if net_input.shape != (h, w):  # predicted at another size (a retry at half the render size)
+        net_input = lab.resize(net_input, h, w)
     hint_ab, weight = hints.raster(h, w)
     return propagate(norm.decode_l(net_input), ab, hint_ab, weight)
 

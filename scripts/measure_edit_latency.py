@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--model", default="effnet_unet")
     ap.add_argument("--size", default="3000x2000")
     args = ap.parse_args()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     width, height = (int(v) for v in args.size.split("x"))
@@ -67,7 +68,7 @@ def main() -> None:
                 page.mouse.click(x, y)
                 try:
                     page.wait_for_selector(".swatch", timeout=60_000)
-                except Exception:
+                except PlaywrightTimeout:
                     raise SystemExit(f"click {i}: no suggestions ({page.inner_text('#status')})") from None
                 start = time.perf_counter()
                 page.locator(".swatch").first.click()

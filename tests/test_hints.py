@@ -286,3 +286,16 @@ def test_a_film_with_a_hint_file_says_it_is_not_used(tmp_path, cli):
     (tmp_path / "in" / "f.hints.json").write_text('{"points": []}')
     res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", "gray")
     assert res.exit_code == 0 and "f.hints.json not used: films take no colour hints yet" in res.output
+
+
+def test_hints_follow_a_prediction_made_at_another_size():
+    """A photo retried at half the render size (the network failed at its own) keeps its hints."""
+    from bwcolor.colorize import with_hints
+    from bwcolor.hints import points_from
+
+    hints = Hints(80, 60, points=points_from([(10, 10, BLUE)], 80, 60))
+    out = with_hints(
+        np.zeros((64, 80), np.float32), np.zeros((24, 32, 2), np.float32), hints, lab.Normalisation()
+    )
+    assert out.shape == (24, 32, 2)
+    np.testing.assert_allclose(out[4, 4], colour_ab(BLUE), atol=0.5)
