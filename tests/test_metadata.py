@@ -214,7 +214,7 @@ def test_metadata_that_fails_in_an_unforeseen_way_is_left_out_not_the_picture(tm
     picture = Picture(gradient_rgb(20, 30), None, "png", [], meta)
     item = batch._Decoded(batch.Job(tmp_path / "a.png", tmp_path / "out" / "a.png"), picture, True, None)
     result = batch._encode(
-        item, np.zeros((8, 12, 2), np.float32), batch.Options(out_dir=tmp_path / "out"), None
+        item, np.zeros((8, 12, 2), np.float32), batch.Options(out_dir=tmp_path / "out"), None, None
     )
     assert result.status == "done" and Image.open(tmp_path / "out" / "a.png").size == (30, 20)
     assert any("metadata could not be written" in n for n in result.notes)
