@@ -356,8 +356,8 @@ def best_checkpoint_path(output: str | Path, model: str) -> Path:
 
 def _same_option(key: str, saved: dict, given: Any, output: Path) -> bool:
     """Whether an option given with --resume says what the saved run said: paths are compared as
-    the files they name (``../data`` and ``/work/data`` are one folder; ``-o`` is the folder or
-    file the resumed run writes to, beside its checkpoint)."""
+    the files they name (``../data`` and ``/srv/data`` are one folder when both lead there; ``-o``
+    is the folder or file the resumed run writes to, beside its checkpoint)."""
     if key == "output":
         return best_checkpoint_path(given, saved.get("model")).absolute() == output.absolute()
     if key == "data" and given is not None and saved.get("data") is not None:
