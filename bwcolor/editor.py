@@ -35,8 +35,10 @@ from bwcolor.hints import (
     HintError,
     Hints,
     hint_files_for,
+    point_items,
     points_from,
-    strokes_from,
+    read_hints,
+    strokes_from_png,
 )
 from bwcolor.inputs import Source
 from bwcolor.pixels import Picture, to_float
@@ -94,15 +96,13 @@ class EditSession:
         for path in hint_files_for(photo.source.path):
             if path.name.endswith(PNG_SUFFIX):
                 strokes = True
-            else:
-                try:
-                    points = json.loads(path.read_text())["points"]
-                    points_from(
-                        [(p["x"], p["y"], p["color"], p.get("radius")) for p in points], pic.width, pic.height
-                    )
-                except (OSError, ValueError, KeyError, TypeError, HintError) as exc:
-                    info["hint_problem"] = f"{path.name}: {exc} (not loaded; saving replaces it)"
-                    points = []
+                continue
+            try:
+                saved = read_hints([path], pic.width, pic.height).points
+            except HintError as exc:
+                info["hint_problem"] = f"{exc} (not loaded; saving replaces it)"
+                continue
+            points = [{"x": p.x, "y": p.y, "color": p.color, "radius": p.radius} for p in saved]
         return info | {"points": points, "strokes": strokes}
 
     def gray_jpeg(self, index: int) -> bytes:
@@ -120,17 +120,10 @@ class EditSession:
     def hints(self, index: int, points: list, strokes_png: bytes | None) -> Hints:
         """Hints from what the page sends; :class:`HintError` if they cannot be used."""
         pic = self._load(index).picture
-        items = []
-        for i, p in enumerate(points):
-            if not isinstance(p, dict) or not {"x", "y", "color"} <= set(p):
-                raise HintError(f"point {i + 1} is not an object with x, y and color")
-            items.append((p["x"], p["y"], p["color"], p.get("radius")))
+        items = point_items({"points": points})  # the keys a points file may have, checked alike
         hints = Hints(pic.width, pic.height, points=points_from(items, pic.width, pic.height))
         if strokes_png:
-            image = cv2.imdecode(np.frombuffer(strokes_png, np.uint8), cv2.IMREAD_UNCHANGED)
-            if image is None or image.ndim != 3 or image.shape[2] != 4:
-                raise HintError("strokes are not an RGBA PNG")
-            hints.strokes = strokes_from(image[..., [2, 1, 0, 3]], pic.width, pic.height)
+            hints.strokes = strokes_from_png(strokes_png, pic.width, pic.height)
         return hints
 
     def colour_ab(self, index: int, hints: Hints) -> np.ndarray:

@@ -175,12 +175,14 @@ def _read_points(path: Path, width: int, height: int) -> list[Point]:
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise HintError(f"{path}: not JSON ({exc})") from None
     try:
-        return points_from(_point_list(data), width, height)
+        return points_from(point_items(data), width, height)
     except HintError as exc:
         raise HintError(f"{path}: {exc}") from None
 
 
-def _point_list(data) -> list:
+def point_items(data) -> list:
+    """(x, y, colour, radius) of each point of a points file's content (``{"points": [...]}``),
+    its keys checked; the values are checked by :func:`points_from`."""
     if not isinstance(data, dict) or not isinstance(data.get("points"), list):
         raise HintError('not a hints file: expected {"points": [{"x": .., "y": .., "color": "#rrggbb"}, ..]}')
     extra = set(data) - {"points"}
@@ -231,14 +233,19 @@ def _read_strokes(path: Path, width: int, height: int) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise HintError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
-    if image is None or not data.startswith(b"\x89PNG"):
-        raise HintError(f"{path}: not a readable PNG")
     try:
-        return strokes_from(image[..., [2, 1, 0, 3]] if image.ndim == 3 and image.shape[2] == 4 else image,
-                            width, height)  # fmt: skip
+        return strokes_from_png(data, width, height)
     except HintError as exc:
         raise HintError(f"{path}: {exc}") from None
+
+
+def strokes_from_png(data: bytes, width: int, height: int) -> np.ndarray:
+    """Strokes from a PNG's bytes, checked against a width x height photo (RGBA uint8)."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    if image is None or not data.startswith(b"\x89PNG"):
+        raise HintError("not a readable PNG")
+    rgba = image[..., [2, 1, 0, 3]] if image.ndim == 3 and image.shape[2] == 4 else image
+    return strokes_from(rgba, width, height)
 
 
 def strokes_from(rgba: np.ndarray, width: int, height: int) -> np.ndarray:
