@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -633,7 +634,7 @@ class Trainer:
             "train_config": asdict(cfg),
             "data": self.data.to_dict(),
             "gray_val_loss": self.gray_val,
-            "command": " ".join(sys.argv),
+            "command": " ".join(["bwcolor", *(shlex.quote(a) for a in sys.argv[1:])]),
             "environment": environment(device),
         }
 

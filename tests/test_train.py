@@ -1,6 +1,8 @@
 """`bwcolor train` on tiny generated data: no test trains a real model."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from bwcolor import load_model
 from bwcolor.checkpoint import read_checkpoint
 from bwcolor.errors import UsageError
 from bwcolor.training import TrainConfig, TrainingInterrupted, train
-from tests.conftest import write
+from tests.conftest import gradient_rgb, write
 
 
 def learnable_images(folder, n=12, size=48, seed=0):
@@ -313,3 +315,21 @@ def test_tiny_or_gray_training_data_is_warned_about_with_numbers(tmp_path, cli):
     assert any("validation photos: scores on so few" in w for w in warnings), res.stderr
     assert any("training photos: a network learns the colours of so few photos" in w for w in warnings)
     assert any("10 of the 18 photos are grayscale or near-grayscale and were skipped" in w for w in warnings)
+
+
+def test_a_run_checkpointed_by_the_code_before_the_layered_move_resumes(tmp_path, cli, monkeypatch):
+    """tests/data/before_layers.last.safetensors was written by the release before the package
+    moved into layers (issue 27), in a folder holding data/ (these ten pictures) by
+    ``bwcolor train data -m baseline --crop-size 32 --epochs 2 --batch-size 4 --val-fraction 0.2
+    -o out/baseline.safetensors --cache-dir cache``; today's code continues it."""
+    for i in range(10):
+        write(tmp_path / "data" / f"p{i}.png", gradient_rgb(48, 64, seed=i))
+    (tmp_path / "out").mkdir()
+    old = Path(__file__).parent / "data" / "before_layers.last.safetensors"
+    shutil.copyfile(old, tmp_path / "out" / "baseline.last.safetensors")
+    monkeypatch.chdir(tmp_path)
+    result = cli("train", "--resume", "out/baseline.last.safetensors", "--epochs", "3")
+    assert result.exit_code == 0, result.output
+    log = [json.loads(line) for line in (tmp_path / "out" / "baseline.log.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in log][-1] == 3
+    assert load_model(tmp_path / "out" / "baseline.safetensors").model_name == "baseline"
