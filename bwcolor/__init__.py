@@ -11,15 +11,15 @@ __version__ = "0.1.0"
 
 # The public API is imported lazily so that `bwcolor --help` does not wait for torch.
 _API = {
-    "colorize_image": "bwcolor.colorize",
-    "colorize_paths": "bwcolor.folders",
-    "colorize_video": "bwcolor.video",
+    "colorize_image": "bwcolor.image.colorize",
+    "colorize_paths": "bwcolor.pipeline.folders",
+    "colorize_video": "bwcolor.pipeline.films",
     "create_model": "bwcolor.models",
     "list_models": "bwcolor.models",
-    "load_model": "bwcolor.checkpoint",
-    "save_checkpoint": "bwcolor.checkpoint",
-    "train": "bwcolor.training",
-    "TrainConfig": "bwcolor.training",
+    "load_model": "bwcolor.models.checkpoint",
+    "save_checkpoint": "bwcolor.models.checkpoint",
+    "train": "bwcolor.training.trainer",
+    "TrainConfig": "bwcolor.training.trainer",
 }
 __all__ = ["__version__", *_API]
 

@@ -244,3 +244,9 @@ def mean_chroma(rgb: np.ndarray, max_side: int = 256) -> float:
     """Mean Lab chroma sqrt(a^2 + b^2) of an RGB image in [0, 1], on a copy at most ``max_side``."""
     lab = rgb_to_lab(shrink(rgb, max_side))
     return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+
+def lab_pair(rgb_u8: np.ndarray, norm: Normalisation) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 RGB crop -> normalised L (h, w) and ab (2, h, w), as a network trains on them."""
+    lab_img = rgb_to_lab(rgb_u8.astype(np.float32) * (1 / 255))
+    return norm.encode_l(lab_img[..., 0]), norm.encode_ab(lab_img[..., 1:]).transpose(2, 0, 1)

@@ -11,22 +11,22 @@ from pathlib import Path
 
 from speed_folder import gray_jpegs
 
-from bwcolor import batch, load_model
-from bwcolor.benchmark import time_end_to_end
+from bwcolor import load_model
+from bwcolor.quality.benchmark import time_end_to_end
 
 
 def main() -> None:
     photos, models = sys.argv[1], sys.argv[2:]
     tmp = Path(tempfile.mkdtemp())
     paths = gray_jpegs(photos, tmp, 24)
-    planned = batch.inference_plan
+    planned = photos.inference_plan
     for name in models:
         model = load_model(name)
         one, plan = [], []
         for _ in range(4):
-            batch.inference_plan = lambda device, workers: (1, None)
+            photos.inference_plan = lambda device, workers: (1, None)
             one.append(time_end_to_end(model, paths, 1, 1))
-            batch.inference_plan = planned
+            photos.inference_plan = planned
             plan.append(time_end_to_end(model, paths, 1, 1))
         print(
             f"{name}: one pass on all threads {statistics.median(one):.1f} images/s "

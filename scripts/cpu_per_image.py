@@ -27,11 +27,13 @@ import cv2
 import torch
 from speed_folder import gray_jpegs
 
-from bwcolor import batch, load_model
-from bwcolor import colorize as core
-from bwcolor.batch import Job, Options, run_jobs
-from bwcolor.decode import read_image
-from bwcolor.encode import write_image
+from bwcolor import load_model
+from bwcolor.files.decode import read_image
+from bwcolor.files.encode import write_image
+from bwcolor.image import colorize as core
+from bwcolor.pipeline import photos
+from bwcolor.pipeline.jobs import Job, Options
+from bwcolor.pipeline.photos import run_jobs
 
 
 def one_thread_stages(model, paths: list[Path], out: Path) -> dict[str, float]:
@@ -40,7 +42,7 @@ def one_thread_stages(model, paths: list[Path], out: Path) -> dict[str, float]:
     times = defaultdict(list)
     cv2.setNumThreads(1)
     try:
-        with batch.torch_threads(1):
+        with photos.torch_threads(1):
             for path in paths:
                 t0 = time.thread_time()
                 picture = read_image(path)
@@ -68,7 +70,7 @@ def in_run(model, paths: list[Path], out: Path) -> tuple[float, float, dict[str,
     """One pipeline run: (images/s, process CPU ms per image, thread CPU ms per image by stage)."""
     spent: dict[str, float] = defaultdict(float)
     lock = threading.Lock()
-    originals = {"decode": batch._decode, "forward": core.predict_ab, "merge + write": batch._encode}
+    originals = {"decode": photos._decode, "forward": core.predict_ab, "merge + write": photos._encode}
 
     def counted(stage, function):
         def run(*args, **kwargs):
@@ -81,14 +83,14 @@ def in_run(model, paths: list[Path], out: Path) -> tuple[float, float, dict[str,
 
         return run
 
-    batch._decode, core.predict_ab, batch._encode = (counted(k, f) for k, f in originals.items())
+    photos._decode, core.predict_ab, photos._encode = (counted(k, f) for k, f in originals.items())
     try:
         before = resource.getrusage(resource.RUSAGE_SELF)
         jobs = [Job(p, out / p.name) for p in paths]
         summary = run_jobs(jobs, model, Options(out, batch_size=1, overwrite=True))
         after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
-        batch._decode, core.predict_ab, batch._encode = originals.values()
+        photos._decode, core.predict_ab, photos._encode = originals.values()
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     n = summary.done
     return summary.images_per_second, cpu / n * 1000, {k: v / n * 1000 for k, v in spent.items()}

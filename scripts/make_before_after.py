@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from bwcolor import colorize_image, load_model
-from bwcolor.decode import read_image
+from bwcolor.files.decode import read_image
 
 SAMPLES = [
     "1899NycBlizzard.jpg",

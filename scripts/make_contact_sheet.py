@@ -17,11 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bwcolor.checkpoint import load_model
-from bwcolor.colorize import colorize_rgb
-from bwcolor.decode import read_image
-from bwcolor.inputs import expand_inputs
-from bwcolor.pixels import Picture
+from bwcolor.files.decode import read_image
+from bwcolor.files.inputs import expand_inputs
+from bwcolor.files.pixels import Picture
+from bwcolor.image.colorize import colorize_rgb
+from bwcolor.models.checkpoint import load_model
 
 HEIGHT = 220  # pixels of each picture on the sheet, unless --height says otherwise
 

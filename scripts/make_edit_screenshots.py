@@ -14,8 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bwcolor.editor import open_session
-from bwcolor.editserver import EditServer
+from bwcolor.edit.server import EditServer
+from bwcolor.edit.session import open_session
 
 SAMPLES = Path(__file__).resolve().parent.parent / "docs" / "samples"
 

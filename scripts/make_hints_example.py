@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from bwcolor import load_model
-from bwcolor.colorize import colorize_image
-from bwcolor.decode import read_image
-from bwcolor.hints import hint_files_for, read_hints
+from bwcolor.files.decode import read_image
+from bwcolor.files.hints import hint_files_for, read_hints
+from bwcolor.image.colorize import colorize_image
 
 
 def main() -> None:

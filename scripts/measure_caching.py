@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bwcolor import dataset
-from bwcolor.inputs import expand_inputs
+from bwcolor.files.inputs import expand_inputs
+from bwcolor.training import dataset
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bwcolor.editor import open_session
-from bwcolor.editserver import EditServer
+from bwcolor.edit.server import EditServer
+from bwcolor.edit.session import open_session
 
 SAMPLE = Path(__file__).resolve().parent.parent / "docs" / "samples" / "1909Chicago.jpg"
 

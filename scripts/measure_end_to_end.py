@@ -23,9 +23,9 @@ import torch
 from speed_folder import gray_jpegs
 
 from bwcolor import lab, load_model
-from bwcolor.batch import default_workers, inference_plan, torch_threads
-from bwcolor.benchmark import gflops_per_image, time_end_to_end, time_forward
-from bwcolor.colorize import render_size_of
+from bwcolor.image.colorize import render_size_of
+from bwcolor.pipeline.photos import default_workers, inference_plan, torch_threads
+from bwcolor.quality.benchmark import gflops_per_image, time_end_to_end, time_forward
 
 
 def planned_rate(model, shape: tuple[int, int], passes: int = 24, repeats: int = 3) -> float:

@@ -23,10 +23,10 @@ import torch
 from speed_folder import gray_jpegs
 
 from bwcolor import lab, load_model
-from bwcolor.benchmark import gflops_per_image, time_end_to_end, time_forward
-from bwcolor.colorize import luminance, network_input, normalisation_of, predict_ab, render_size_of
-from bwcolor.decode import read_image
 from bwcolor.device import environment
+from bwcolor.files.decode import read_image
+from bwcolor.image.colorize import luminance, network_input, normalisation_of, predict_ab, render_size_of
+from bwcolor.quality.benchmark import gflops_per_image, time_end_to_end, time_forward
 
 MODELS = ("baseline", "fusion", "effnet_unet")
 PRECISIONS = ("fp32", "fp16", "bf16")

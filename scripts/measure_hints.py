@@ -3,7 +3,7 @@
 Each photo (held-out validation photos only: those `bwcolor train` keeps out by its content-hash
 split) is colorized from its lightness with N points drawn from its own colours (random places,
 a small patch's mean colour, fixed seed; `bwcolor evaluate --hint-points N` does the same), for
-each N, each model, and each setting of the propagation (bwcolor.propagate: --edge, --fade,
+each N, each model, and each setting of the propagation (bwcolor.image.propagate: --edge, --fade,
 --reach). Writes the means as JSON and, with --plot, the curves.
 
     python scripts/measure_hints.py hints.json --data ../shared/data/train --val-fraction 0.1 \\
@@ -18,10 +18,10 @@ import json
 import time
 from pathlib import Path
 
-from bwcolor import propagate
-from bwcolor.checkpoint import load_model
 from bwcolor.cli import _eval_paths
-from bwcolor.evaluate import evaluate
+from bwcolor.image import propagate
+from bwcolor.models.checkpoint import load_model
+from bwcolor.quality.evaluate import evaluate
 
 
 def main() -> None:

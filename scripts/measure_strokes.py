@@ -23,9 +23,9 @@ import numpy as np
 
 from bwcolor import lab, load_model, metrics
 from bwcolor.cli import _eval_paths
-from bwcolor.colorize import colorize_image
 from bwcolor.errors import ImageError
-from bwcolor.evaluate import ground_truth
+from bwcolor.image.colorize import colorize_image
+from bwcolor.quality.evaluate import ground_truth
 
 MAX_STROKES = 4
 

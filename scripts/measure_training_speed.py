@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from bwcolor.training import train
+from bwcolor.training.trainer import train
 
 DEFAULTS = {
     "model": "effnet_unet",

@@ -14,7 +14,7 @@ the default temporal smoothing, decoded, and scored against the true colour fram
 * CIEDE2000 to the true frames (mean over frames and pixels);
 * frames per second end to end (decoding, network, stabiliser, merge, encoding), per clip.
 
-Generated clips (``bwcolor.synthetic``), 640x360, 24 fps, from validation photos of ``--photos``
+Generated clips (``bwcolor.quality.synthetic``), 640x360, 24 fps, from validation photos of ``--photos``
 (the 10% hash split, never trained on): a pan, a zoom, and a pan cut to a zoom of another photo.
 ``--real``: a real colour clip (e.g. the first 30 s of Big Buck Bunny), resized to ``--real-size``.
 """
@@ -31,13 +31,13 @@ import cv2
 import numpy as np
 
 from bwcolor import lab
-from bwcolor.checkpoint import load_model
-from bwcolor.dataset import content_hash, in_validation
-from bwcolor.inputs import expand_inputs
+from bwcolor.files.inputs import expand_inputs
 from bwcolor.metrics import ciede2000
-from bwcolor.synthetic import Clip, pan, write_clip, zoom
-from bwcolor.temporal import CARRY, flicker, is_cut, reliable_flow, warp
-from bwcolor.video import colorize_video
+from bwcolor.models.checkpoint import load_model
+from bwcolor.pipeline.films import colorize_video
+from bwcolor.pipeline.temporal import CARRY, flicker, is_cut, reliable_flow, warp
+from bwcolor.quality.synthetic import Clip, pan, write_clip, zoom
+from bwcolor.training.dataset import content_hash, in_validation
 
 SIZE = (360, 640)
 

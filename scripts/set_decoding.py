@@ -18,8 +18,8 @@ from pathlib import Path
 from safetensors import safe_open
 from safetensors.torch import save
 
-from bwcolor.atomic import write_atomic
-from bwcolor.checkpoint import load_model
+from bwcolor.files.atomic import write_atomic
+from bwcolor.models.checkpoint import load_model
 
 
 def main() -> None:

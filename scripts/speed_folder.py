@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bwcolor.inputs import expand_inputs
+from bwcolor.files.inputs import expand_inputs
 
 
 def gray_jpegs(photos: str, folder: Path, count: int, size: tuple[int, int] = (768, 512)) -> list[Path]:

@@ -27,14 +27,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bwcolor import dataset, lab, metrics
-from bwcolor.checkpoint import load_model
-from bwcolor.colorize import colorized_pixels, luminance, network_input, normalisation_of
+from bwcolor import lab, metrics
 from bwcolor.errors import ImageError
-from bwcolor.evaluate import ground_truth
-from bwcolor.inputs import expand_inputs
+from bwcolor.files.inputs import expand_inputs
+from bwcolor.files.pixels import Picture
+from bwcolor.image.colorize import colorized_pixels, luminance, network_input, normalisation_of
+from bwcolor.models.checkpoint import load_model
 from bwcolor.models.colour_classes import class_prior
-from bwcolor.pixels import Picture
+from bwcolor.quality.evaluate import ground_truth
+from bwcolor.training import dataset
 
 TEMPERATURES = (0.15, 0.25, 0.38, 0.5, 0.7, 1.0)
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
@@ -207,7 +208,7 @@ def main() -> None:
         for label, model in models.items():
             head = getattr(model, "head", None)
             if head is None:
-                from bwcolor.colorize import predict_ab
+                from bwcolor.image.colorize import predict_ab
 
                 ab = predict_ab(model, network_input(luminance(picture).lum, model.config.render_size,
                                                      normalisation_of(model))[None])[0]  # fmt: skip

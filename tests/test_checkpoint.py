@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import save_file
 
 from bwcolor import colorize_image, create_model, load_model, save_checkpoint
-from bwcolor.checkpoint import read_checkpoint
 from bwcolor.errors import ModelError
+from bwcolor.models.checkpoint import read_checkpoint
 
 
 @pytest.mark.parametrize("name", ["baseline", "fusion"])
@@ -116,7 +116,7 @@ def test_python_api_colorizes_arrays(baseline_ckpt):
 
 def test_public_api_names():
     import bwcolor
-    from bwcolor.training import train
+    from bwcolor.training.trainer import train
 
     assert bwcolor.train is train
     assert {"baseline", "fusion", "gray"} <= set(bwcolor.list_models())

@@ -41,7 +41,7 @@ def test_benchmark_writes_a_report_with_every_section(tmp_path, cli, baseline_ck
     assert set(speed["baseline"]["model_ms_per_image"]) == {"1", "2"}
     assert speed["baseline"]["gflops_per_image"] > 0 and speed["baseline"]["peak_rss_mb"] > 0
     assert all(v > 0 for v in speed["baseline"]["end_to_end_images_per_second"].values())
-    from bwcolor.benchmark import SpeedResult
+    from bwcolor.quality.benchmark import SpeedResult
 
     s = SpeedResult("m", (8, 8), 1, 1, gflops_per_image=2.0, model_ms_per_image={1: 20.0},
                     end_to_end_images_per_second={1: 40.0})  # fmt: skip
@@ -51,8 +51,8 @@ def test_benchmark_writes_a_report_with_every_section(tmp_path, cli, baseline_ck
 def test_busy_machines_and_scattered_repeats_are_warned_about(monkeypatch):
     import os
 
-    from bwcolor import benchmark
-    from bwcolor.benchmark import SpeedResult, speed_warnings
+    from bwcolor.quality import benchmark
+    from bwcolor.quality.benchmark import SpeedResult, speed_warnings
 
     quiet = SpeedResult(
         "m", (8, 8), 1, 1, 1.0, model_ms_range={1: (10.0, 11.0)}, end_to_end_range={1: (5.0, 5.5)}
@@ -75,7 +75,7 @@ def test_a_batch_size_below_one_is_a_usage_error(tmp_path, cli):
 
 def test_the_contact_sheet_has_one_cell_size_for_portrait_and_landscape_rows(tmp_path):
     from bwcolor import load_model
-    from bwcolor.report import CELL_WIDTH, LABEL_HEIGHT, TILE_HEIGHT, contact_sheet
+    from bwcolor.quality.report import CELL_WIDTH, LABEL_HEIGHT, TILE_HEIGHT, contact_sheet
 
     write(tmp_path / "portrait.png", gradient_rgb(60, 20))
     write(tmp_path / "landscape.png", gradient_rgb(20, 60, seed=1))

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from bwcolor import lab
-from bwcolor.decode import read_image
+from bwcolor.files.decode import read_image
 from tests.conftest import deny_reading_as_root, gradient_rgb, gray_of, tree_hashes, write
 
 
@@ -232,10 +232,10 @@ def test_saturation_scales_the_predicted_colour(tmp_path, cli, baseline_ckpt):
 
 def test_many_shapes_with_large_batches_do_not_pile_up(tmp_path, cli, baseline_ckpt, monkeypatch):
     """Images of many shapes never fill a batch; they must not all be held until the end."""
-    from bwcolor import batch
+    from bwcolor.pipeline import photos
 
     decoded, first_infer_after = [], []
-    real_decode, real_infer = batch._decode, batch.core.predict_ab
+    real_decode, real_infer = photos._decode, photos.core.predict_ab
 
     def decode(*args):
         decoded.append(1)
@@ -245,8 +245,8 @@ def test_many_shapes_with_large_batches_do_not_pile_up(tmp_path, cli, baseline_c
         first_infer_after.append(len(decoded))
         return real_infer(m, x, hints)
 
-    monkeypatch.setattr(batch, "_decode", decode)
-    monkeypatch.setattr(batch.core, "predict_ab", infer)
+    monkeypatch.setattr(photos, "_decode", decode)
+    monkeypatch.setattr(photos.core, "predict_ab", infer)
     for i in range(30):  # 30 heights: about 30 different render shapes at render size 256
         write(tmp_path / "in" / f"{i:02d}.png", gray_of(gradient_rgb(20 + 12 * i, 400, seed=i)))
     res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt, "--batch-size", "8",
@@ -256,9 +256,9 @@ def test_many_shapes_with_large_batches_do_not_pile_up(tmp_path, cli, baseline_c
 
 
 def test_merging_in_bands_gives_the_same_image(monkeypatch, baseline_ckpt):
-    from bwcolor import colorize as core
     from bwcolor import load_model
-    from bwcolor.pixels import Picture
+    from bwcolor.files.pixels import Picture
+    from bwcolor.image import colorize as core
 
     model = load_model(baseline_ckpt)
     gray16 = gray_of(gradient_rgb(301, 157)).astype(np.uint16) * 257
@@ -393,7 +393,9 @@ def test_bwcolor_outputs_among_the_inputs_are_skipped_unless_asked(
 def test_a_dry_run_lists_what_would_be_written_and_writes_nothing(tmp_path, cli, baseline_ckpt, monkeypatch):
     src = gray_tree(tmp_path / "in")
     cli("colorize", src / "a.jpg", "-o", tmp_path / "out", "-m", baseline_ckpt, "-q")  # one done already
-    monkeypatch.setattr("bwcolor.checkpoint.load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(
+        "bwcolor.models.checkpoint.load_model", lambda *a, **k: pytest.fail("the model was loaded")
+    )
     before = tree_hashes(tmp_path)
     res = cli("colorize", src, "-o", tmp_path / "out", "-m", baseline_ckpt, "--dry-run")
     assert res.exit_code == 0, res.output

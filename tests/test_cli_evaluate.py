@@ -92,7 +92,7 @@ def test_the_table_fits_80_columns_with_names_whole(tmp_path, cli, baseline_ckpt
 
 
 def test_an_unknown_model_is_refused_before_any_photo_is_read(tmp_path, cli, monkeypatch):
-    from bwcolor import dataset
+    from bwcolor.training import dataset
     from tests.conftest import gradient_rgb, write
 
     write(tmp_path / "t" / "a.png", gradient_rgb(32, 48))

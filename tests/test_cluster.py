@@ -39,7 +39,7 @@ def test_cluster_outputs_equal_a_local_run(tmp_path, cli, baseline_ckpt, cluster
 
 
 def test_unreachable_scheduler_is_a_usage_error(tmp_path, cli, baseline_ckpt, monkeypatch):
-    monkeypatch.setattr("bwcolor.cluster.CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr("bwcolor.pipeline.cluster.CONNECT_TIMEOUT", "2s")
     write(tmp_path / "in" / "x.png", gray_of(gradient_rgb(16, 16)))
     for address in ("tcp://127.0.0.1:9", "not a url"):
         res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt,
@@ -85,8 +85,8 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, baseline_ckpt, cluster)
 def test_videos_on_a_cluster_are_one_task_each(tmp_path, cli, baseline_ckpt, cluster):
     import av
 
-    from bwcolor.cluster import SHARE_SIZE, _shares
-    from bwcolor.synthetic import pan, write_clip
+    from bwcolor.pipeline.cluster import SHARE_SIZE, _shares
+    from bwcolor.quality.synthetic import pan, write_clip
 
     src = tmp_path / "in"
     for i in range(3):
@@ -101,7 +101,7 @@ def test_videos_on_a_cluster_are_one_task_each(tmp_path, cli, baseline_ckpt, clu
     for i in range(3):
         with av.open(str(tmp_path / "out" / f"film{i}.mp4")) as c:
             assert sum(1 for _ in c.decode(video=0)) == 5 + i
-    from bwcolor.batch import Job
+    from bwcolor.pipeline.jobs import Job
 
     jobs = [Job(p, tmp_path / "o" / p.name) for p in sorted(src.iterdir())]
     shares = _shares(jobs)

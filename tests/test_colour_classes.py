@@ -144,7 +144,7 @@ def test_fusion_with_the_classes_head():
 
 
 def test_training_the_classes_head_learns_and_colorizes(tmp_path, cli):
-    from bwcolor.training import train
+    from bwcolor.training.trainer import train
     from tests.test_train import config, learnable_images
 
     data = learnable_images(tmp_path / "data", n=16)

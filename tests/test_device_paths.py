@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from bwcolor import batch, colorize
-from bwcolor.checkpoint import load_model
-from bwcolor.colorize import pad_to_step, predict_ab
-from bwcolor.decode import read_image
 from bwcolor.device import resolve_precision
 from bwcolor.errors import UsageError
+from bwcolor.files.decode import read_image
+from bwcolor.image import colorize
+from bwcolor.image.colorize import pad_to_step, predict_ab
+from bwcolor.models.checkpoint import load_model
+from bwcolor.pipeline import photos
 from tests.conftest import gradient_rgb, gray_of, write
 
 
@@ -64,24 +65,24 @@ def test_bf16_changes_the_colours_by_little(baseline_ckpt):
 def test_file_threads_and_inference_plan_by_device(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    monkeypatch.setattr(batch.os, "cpu_count", lambda: 16)
-    assert batch.default_workers(cpu) == 2 and batch.default_workers(cuda) == 8
-    assert batch.inference_plan(cpu, 2) == (1, 12)  # 16 cores: 4 left to decoding and encoding
-    assert batch.inference_plan(cuda, 8) == (1, None)
-    monkeypatch.setattr(batch.os, "cpu_count", lambda: 2)
-    assert batch.default_workers(cuda) == 2
-    assert batch.inference_plan(cpu, 2) == (2, 1)  # 2 cores: two single-threaded passes at once
+    monkeypatch.setattr(photos.os, "cpu_count", lambda: 16)
+    assert photos.default_workers(cpu) == 2 and photos.default_workers(cuda) == 8
+    assert photos.inference_plan(cpu, 2) == (1, 12)  # 16 cores: 4 left to decoding and encoding
+    assert photos.inference_plan(cuda, 8) == (1, None)
+    monkeypatch.setattr(photos.os, "cpu_count", lambda: 2)
+    assert photos.default_workers(cuda) == 2
+    assert photos.inference_plan(cpu, 2) == (2, 1)  # 2 cores: two single-threaded passes at once
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert batch.inference_plan(cpu, 2) == (1, None)  # the user's setting stands
+    assert photos.inference_plan(cpu, 2) == (1, None)  # the user's setting stands
 
 
 def test_two_passes_at_once_give_the_outputs_of_one(tmp_path, cli, baseline_ckpt, monkeypatch):
     for i in range(7):
         write(tmp_path / "in" / f"{i}.png", gray_of(gradient_rgb(40 + 8 * (i % 3), 64, seed=i)))
-    monkeypatch.setattr(batch, "inference_plan", lambda device, workers: (1, None))
+    monkeypatch.setattr(photos, "inference_plan", lambda device, workers: (1, None))
     res = cli("colorize", tmp_path / "in", "-o", tmp_path / "one", "-m", baseline_ckpt, "--batch-size", "2")
     assert res.exit_code == 0, res.output
-    monkeypatch.setattr(batch, "inference_plan", lambda device, workers: (2, 1))
+    monkeypatch.setattr(photos, "inference_plan", lambda device, workers: (2, 1))
     res = cli("colorize", tmp_path / "in", "-o", tmp_path / "two", "-m", baseline_ckpt, "--batch-size", "2")
     assert res.exit_code == 0, res.output
     one, two = sorted((tmp_path / "one").iterdir()), sorted((tmp_path / "two").iterdir())

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from bwcolor.checkpoint import read_checkpoint
+from bwcolor.models.checkpoint import read_checkpoint
 from tests.test_train import learnable_images
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed")
@@ -97,7 +97,7 @@ def test_two_processes_train_like_one(one_process):
 
 
 def test_resume_with_another_number_of_processes(one_process):
-    from bwcolor.training import TrainingInterrupted, train
+    from bwcolor.training.trainer import TrainingInterrupted, train
 
     root = one_process
     out = root / "resumed" / "m.safetensors"
@@ -123,8 +123,8 @@ def test_resume_with_another_number_of_processes(one_process):
 
 
 def test_more_processes_than_gpus_is_one_clear_error(monkeypatch):
-    from bwcolor import distributed
     from bwcolor.errors import UsageError
+    from bwcolor.training import distributed
 
     env = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
     for key, value in env.items():

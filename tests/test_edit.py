@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from bwcolor.decode import read_image
-from bwcolor.editor import open_session
-from bwcolor.editserver import MAX_BODY, EditServer
-from bwcolor.hints import read_hints
+from bwcolor.edit.server import MAX_BODY, EditServer
+from bwcolor.edit.session import open_session
+from bwcolor.files.decode import read_image
+from bwcolor.files.hints import read_hints
 from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

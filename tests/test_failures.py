@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file, save_file
 
-from bwcolor import colorize as core
-from bwcolor.checkpoint import read_checkpoint
+from bwcolor.image import colorize as core
+from bwcolor.models.checkpoint import read_checkpoint
 from tests.conftest import gradient_rgb, gray_of, write
 
 
@@ -189,12 +189,13 @@ def test_render_size_beyond_the_maximum_is_refused(tmp_path, cli, baseline_ckpt,
 
 
 def test_an_unexpected_error_is_one_line_and_exit_70_unless_debugging(tmp_path, monkeypatch, capsys, photos):
-    from bwcolor import batch, cli
+    from bwcolor import cli
+    from bwcolor.pipeline import jobs
 
     def bug(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(batch, "plan", bug)
+    monkeypatch.setattr(jobs, "plan", bug)
     monkeypatch.setattr(sys, "argv", ["bwcolor", "colorize", str(photos), "-o", str(tmp_path / "o")])
     with pytest.raises(SystemExit) as ended:
         cli.run()
@@ -222,7 +223,7 @@ def test_plain_bwcolor_prints_the_help_and_succeeds(cli):
 
 
 def test_a_checkpoint_header_can_be_checked_without_loading_weights():
-    from bwcolor.checkpoint import config_problem
+    from bwcolor.models.checkpoint import config_problem
 
     assert config_problem("effnet_unet", {"render_size": 256, "temperature": 0.38}) is None
     assert "temperature=0 is not positive" in config_problem("effnet_unet", {"temperature": 0})

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bwcolor.decode import decode_image
 from bwcolor.errors import ImageError
+from bwcolor.files.decode import decode_image
 from tests.conftest import gradient_rgb, gray_of
 
 EXAMPLES = int(os.environ.get("BWCOLOR_FUZZ_EXAMPLES", "150"))

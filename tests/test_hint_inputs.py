@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from bwcolor import load_model
-from bwcolor.checkpoint import read_checkpoint
 from bwcolor.errors import UsageError
 from bwcolor.models import create_model
+from bwcolor.models.checkpoint import read_checkpoint
 from bwcolor.models.hints import NO_HINT_SHARE, random_hints
-from bwcolor.training import train
+from bwcolor.training.trainer import train
 from tests.test_train import config, learnable_images
 
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from bwcolor import create_model, lab, load_model
-from bwcolor.colorize import colorize_image, hint_channels, predict_ab
-from bwcolor.decode import read_image
-from bwcolor.hints import HintError, Hints, colour_ab, random_points, read_hints
+from bwcolor.files.decode import read_image
+from bwcolor.files.hints import HintError, Hints, colour_ab, random_points, read_hints
+from bwcolor.image.colorize import colorize_image, hint_channels, predict_ab
+from bwcolor.image.propagate import STRENGTH, _system, propagate
 from bwcolor.metrics import ciede2000
-from bwcolor.propagate import STRENGTH, _system, propagate
 from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
 
 BLUE = "#1f4e9a"
@@ -277,7 +277,7 @@ def test_evaluate_measures_with_hint_points(tmp_path, cli):
 
 
 def test_a_film_with_a_hint_file_says_it_is_not_used(tmp_path, cli):
-    from bwcolor.synthetic import write_clip
+    from bwcolor.quality.synthetic import write_clip
 
     write_clip(
         tmp_path / "in" / "f.mp4",
@@ -290,8 +290,8 @@ def test_a_film_with_a_hint_file_says_it_is_not_used(tmp_path, cli):
 
 def test_hints_follow_a_prediction_made_at_another_size():
     """A photo retried at half the render size (the network failed at its own) keeps its hints."""
-    from bwcolor.colorize import with_hints
-    from bwcolor.hints import points_from
+    from bwcolor.files.hints import points_from
+    from bwcolor.image.colorize import with_hints
 
     hints = Hints(80, 60, points=points_from([(10, 10, BLUE)], 80, 60))
     out = with_hints(

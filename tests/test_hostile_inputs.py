@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bwcolor.decode import read_image
+from bwcolor.files.decode import read_image
 from tests.conftest import deny_reading_as_root, gradient_rgb, gray_of, tree_hashes, write
 
 H, W = 24, 40
@@ -180,7 +180,7 @@ def test_pillows_own_bomb_limit_is_neither_changed_nor_relied_on(tmp_path, monke
     code = (
         "import os; calls = []; real = os.umask; os.umask = lambda m: calls.append(m) or real(m)\n"
         "from PIL import Image; before = Image.MAX_IMAGE_PIXELS\n"
-        "import bwcolor, bwcolor.cli, bwcolor.decode, bwcolor.encode, bwcolor.batch, bwcolor.training\n"
+        "import bwcolor, bwcolor.cli, bwcolor.files.decode, bwcolor.files.encode, bwcolor.pipeline.photos, bwcolor.training.trainer\n"
         "print(calls, Image.MAX_IMAGE_PIXELS == before)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -193,7 +193,7 @@ def test_pillows_own_bomb_limit_is_neither_changed_nor_relied_on(tmp_path, monke
 
 
 def test_outputs_get_the_umask_mode_without_the_umask_changing(tmp_path):
-    from bwcolor.atomic import write_atomic
+    from bwcolor.files.atomic import write_atomic
 
     old = os.umask(0o027)
     try:
@@ -216,8 +216,8 @@ def test_float_tiffs_in_any_range_keep_their_lightness(tmp_path, cli, baseline_c
     tifffile.imwrite(tmp_path / "in" / "f.tif", (levels * top).astype(np.float32), photometric=photometric)
     res = cli("colorize", tmp_path / "in", "-o", tmp_path / "out", "-m", baseline_ckpt)
     assert res.exit_code == 0, res.output
+    from bwcolor.files.pixels import to_float
     from bwcolor.lab import gray_to_lightness, rgb_to_lab
-    from bwcolor.pixels import to_float
 
     out = to_float(read_image(tmp_path / "out" / "f.tif").pixels)
     lightness = rgb_to_lab(out)[..., 0]

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bwcolor.atomic import TEMP_SUFFIX
-from bwcolor.decode import read_image
+from bwcolor.files.atomic import TEMP_SUFFIX
+from bwcolor.files.decode import read_image
 from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -131,7 +131,7 @@ def test_train_killed_loses_at_most_the_current_epoch(tmp_path):
     proc.wait()
     logged = len(log.read_text().splitlines())
     assert logged < 60, "finished before the kill: make the run longer"
-    from bwcolor.checkpoint import read_checkpoint
+    from bwcolor.models.checkpoint import read_checkpoint
 
     header, _ = read_checkpoint(out.with_name("m.last.safetensors"))
     saved = header["meta"]["train_state"]["epoch"]
@@ -150,7 +150,7 @@ def test_train_killed_loses_at_most_the_current_epoch(tmp_path):
 def test_full_disk_or_read_only_output_fails_each_file_cleanly(
     tmp_path, cli, baseline_ckpt, monkeypatch, where, code, cause
 ):
-    from bwcolor import atomic
+    from bwcolor.files import atomic
 
     for i in range(3):
         write(tmp_path / "in" / f"x{i}.jpg", gray_of(gradient_rgb(32, 32, seed=i)))
@@ -185,7 +185,7 @@ def test_read_only_output_folder(tmp_path, cli, baseline_ckpt):
 
 
 def test_killed_process_temporaries_are_recognised(tmp_path):
-    from bwcolor.atomic import remove_stale_temporaries
+    from bwcolor.files.atomic import remove_stale_temporaries
 
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()

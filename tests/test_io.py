@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from bwcolor.decode import apply_orientation, decode_image, read_image
-from bwcolor.encode import encode_image
 from bwcolor.errors import ImageError
-from bwcolor.formats import output_path
+from bwcolor.files.decode import apply_orientation, decode_image, read_image
+from bwcolor.files.encode import encode_image
+from bwcolor.files.formats import output_path
 from tests.conftest import gradient_rgb, write
 
 

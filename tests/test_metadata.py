@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from bwcolor.decode import read_image
-from bwcolor.metadata import DIGITAL_SOURCE_TYPE, srgb_profile
+from bwcolor.files.decode import read_image
+from bwcolor.files.metadata import DIGITAL_SOURCE_TYPE, srgb_profile
 from tests.conftest import gradient_rgb, gray_of
 
 ARTIST, DATE_TAKEN = 0x013B, 0x9003
@@ -202,9 +202,9 @@ def test_a_model_name_with_other_letters_is_escaped_in_tiff_and_exact_in_xmp(tmp
 
 
 def test_metadata_that_fails_in_an_unforeseen_way_is_left_out_not_the_picture(tmp_path):
-    from bwcolor import batch
-    from bwcolor.metadata import Metadata
-    from bwcolor.pixels import Picture
+    from bwcolor.files.metadata import Metadata
+    from bwcolor.files.pixels import Picture
+    from bwcolor.pipeline import jobs, photos
 
     class Unwritable(Metadata):
         def exif_bytes(self) -> bytes:
@@ -212,9 +212,9 @@ def test_metadata_that_fails_in_an_unforeseen_way_is_left_out_not_the_picture(tm
 
     meta = Unwritable(dpi=(300.0, 300.0), provenance="bwcolor test")
     picture = Picture(gradient_rgb(20, 30), None, "png", [], meta)
-    item = batch._Decoded(batch.Job(tmp_path / "a.png", tmp_path / "out" / "a.png"), picture, True, None)
-    result = batch._encode(
-        item, np.zeros((8, 12, 2), np.float32), batch.Options(out_dir=tmp_path / "out"), None, None
+    item = photos._Decoded(jobs.Job(tmp_path / "a.png", tmp_path / "out" / "a.png"), picture, True, None)
+    result = photos._encode(
+        item, np.zeros((8, 12, 2), np.float32), jobs.Options(out_dir=tmp_path / "out"), None, None
     )
     assert result.status == "done" and Image.open(tmp_path / "out" / "a.png").size == (30, 20)
     assert any("metadata could not be written" in n for n in result.notes)

@@ -159,9 +159,9 @@ def test_effnet_unet_encoder_is_frozen_and_left_out_of_checkpoints(tmp_path):
 def test_a_checkpoints_normalisation_is_the_one_the_model_uses(tmp_path):
     """Saved with another normalisation, a model converts with it everywhere: its input L (the
     classifier's gray image) and its colour classes' ab scale, not with hard-coded constants."""
-    from bwcolor.checkpoint import load_model, save_checkpoint
-    from bwcolor.colorize import predict_ab  # noqa: I001
+    from bwcolor.image.colorize import predict_ab  # noqa: I001
     from bwcolor.lab import Normalisation
+    from bwcolor.models.checkpoint import load_model, save_checkpoint
 
     torch.manual_seed(0)
     model = create_model("effnet_unet", render_size=64).eval()
@@ -196,7 +196,7 @@ def test_fine_tuned_encoder_blocks_learn_more_slowly_than_the_decoder():
 
 
 def test_effnet_unet_can_fine_tune_its_encoders_last_blocks(tmp_path):
-    from bwcolor.checkpoint import load_model, save_checkpoint
+    from bwcolor.models.checkpoint import load_model, save_checkpoint
     from bwcolor.models.colour_classes import class_loss
 
     torch.manual_seed(0)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bwcolor.decode import read_image
+from bwcolor.files.decode import read_image
 from tests.conftest import gradient_rgb, gray_of, write
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bwcolor import load_model
-from bwcolor.checkpoint import read_checkpoint
 from bwcolor.errors import UsageError
-from bwcolor.training import TrainConfig, TrainingInterrupted, train
+from bwcolor.models.checkpoint import read_checkpoint
+from bwcolor.training.trainer import TrainConfig, TrainingInterrupted, train
 from tests.conftest import gradient_rgb, write
 
 
@@ -80,7 +80,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_cache_is_reused_across_epochs_and_runs(tmp_path, monkeypatch):
-    from bwcolor import dataset
+    from bwcolor.training import dataset
 
     data = learnable_images(tmp_path / "data", n=6)
     calls = []
@@ -115,7 +115,7 @@ def test_gray_or_broken_data_is_a_clear_error(tmp_path, cli):
 
 
 def test_patience_stops_when_validation_stops_improving(tmp_path):
-    from bwcolor.training import _epochs_since_best
+    from bwcolor.training.trainer import _epochs_since_best
 
     assert _epochs_since_best([{"val_loss": v} for v in (0.3, 0.2, 0.25, 0.26)]) == 2
     data = learnable_images(tmp_path / "data", n=8)
@@ -125,7 +125,7 @@ def test_patience_stops_when_validation_stops_improving(tmp_path):
 
 def test_rebalance_weights_favour_rare_saturated_colours():
     from bwcolor.models.colour_classes import AB_CELLS
-    from bwcolor.training import rebalance_weights
+    from bwcolor.training.trainer import rebalance_weights
 
     gray = np.full((16, 16, 3), 120, np.uint8)
     red = np.zeros((16, 16, 3), np.uint8)
@@ -158,7 +158,7 @@ def test_effnet_unet_trains_on_random_crops_with_its_frozen_encoder(tmp_path):
 
 
 def test_an_unknown_model_is_refused_before_any_image_is_read(tmp_path, cli, monkeypatch):
-    from bwcolor import dataset
+    from bwcolor.training import dataset
 
     data = learnable_images(tmp_path / "data", n=4)
     monkeypatch.setattr(dataset, "load_images", lambda *a, **k: pytest.fail("images were read"))
@@ -191,7 +191,7 @@ def test_what_would_fail_later_is_refused_before_any_image_is_read(
 ):
     """A run that could not be saved, cached or started must not first hash and decode the data
     (or, worse, train to the end and leave a checkpoint nothing accepts)."""
-    from bwcolor import dataset
+    from bwcolor.training import dataset
 
     data = learnable_images(tmp_path / "data", n=4)
     (tmp_path / "a-file").write_text("not a folder")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from bwcolor import dataset
-from bwcolor.checkpoint import read_checkpoint
 from bwcolor.errors import UsageError
-from bwcolor.training import TrainingInterrupted, train
+from bwcolor.models.checkpoint import read_checkpoint
+from bwcolor.training import dataset
+from bwcolor.training.trainer import TrainingInterrupted, train
 from tests.conftest import write
 from tests.test_train import config, learnable_images
 
@@ -82,7 +82,7 @@ def test_sigterm_before_training_is_one_clear_stop_and_the_rerun_reuses_the_cach
     def stopped_loading(*args, **kwargs):  # through the command line: exit 143 and one line
         os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr("bwcolor.training._load_data", stopped_loading)
+    monkeypatch.setattr("bwcolor.training.trainer._load_data", stopped_loading)
     res = cli(
         "train", data, "-o", tmp_path / "cli" / "m.safetensors", "--cache-dir", tmp_path / "cache", "-q"
     )
@@ -235,7 +235,7 @@ MEASURE_MEMORY = """
 import json, sys, tracemalloc
 from pathlib import Path
 import numpy as np
-from bwcolor import dataset
+from bwcolor.training import dataset
 from bwcolor.lab import Normalisation
 
 folder, cache = Path(sys.argv[1]), Path(sys.argv[2])
@@ -537,10 +537,11 @@ def test_a_disk_that_fills_up_stops_the_run_with_one_line_and_keeps_the_last_che
 ):
     import errno
 
-    from bwcolor import training
+    from bwcolor.files import cache
+    from bwcolor.training import trainer
 
     data = learnable_images(tmp_path / "data", n=10)
-    real, calls = training.save_checkpoint, []
+    real, calls = trainer.save_checkpoint, []
 
     def fills_up(model, path, *args, **kwargs):
         calls.append(path)
@@ -548,7 +549,7 @@ def test_a_disk_that_fills_up_stops_the_run_with_one_line_and_keeps_the_last_che
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(model, path, *args, **kwargs)
 
-    monkeypatch.setattr(training, "save_checkpoint", fills_up)
+    monkeypatch.setattr(trainer, "save_checkpoint", fills_up)
     out = tmp_path / "out" / "m.safetensors"
     res = cli("train", data, "-m", "baseline", "-o", out, "--crop-size", "32", "--batch-size", "4",
               "--epochs", "1", "--val-fraction", "0.3", "--cache-dir", tmp_path / "cache",
@@ -562,13 +563,13 @@ def test_a_disk_that_fills_up_stops_the_run_with_one_line_and_keeps_the_last_che
         and f"{last}, the resumable checkpoint saved before, is kept" in errors[0]
     )
     assert read_checkpoint(last)[0]["meta"]["train_state"]["batch"] == 1  # the one saved before
-    monkeypatch.setattr(training, "save_checkpoint", real)
+    monkeypatch.setattr(trainer, "save_checkpoint", real)
     assert train(resume=last)["history"][-1]["epoch"] == 1
 
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(dataset, "write_atomic", no_space)
+    monkeypatch.setattr(cache, "write_atomic", no_space)
     res = cli("train", data, "-m", "baseline", "-o", tmp_path / "b", "--crop-size", "32",
               "--cache-dir", tmp_path / "c2")  # fmt: skip
     assert res.exit_code == 2 and "cannot write the image cache in" in res.stderr, res.output

@@ -1,5 +1,5 @@
 """Videos: `bwcolor colorize` on films (container, timing, sound, provenance kept; bad input one
-line; nothing partial left), and colours that hold still (:mod:`bwcolor.temporal`) measured on
+line; nothing partial left), and colours that hold still (:mod:`bwcolor.pipeline.temporal`) measured on
 generated clips whose true motion and colours are known."""
 
 import json
@@ -12,8 +12,8 @@ import pytest
 
 from bwcolor import lab
 from bwcolor.errors import UsageError
-from bwcolor.synthetic import pan, write_clip, zoom
-from bwcolor.temporal import Stabiliser, flicker
+from bwcolor.pipeline.temporal import Stabiliser, flicker
+from bwcolor.quality.synthetic import pan, write_clip, zoom
 from tests.conftest import gradient_rgb, gray_of, tree_hashes, write
 
 
@@ -76,7 +76,7 @@ def test_the_flicker_metric_is_zero_for_colour_that_follows_the_true_motion():
 
 
 def test_the_estimated_motion_is_close_to_the_true_one_where_it_is_trusted():
-    from bwcolor.temporal import reliable_flow
+    from bwcolor.pipeline.temporal import reliable_flow
 
     clip = zoom(photo(11, 160, 280), (90, 160), 2, rate=1.03)
     truth = lab_frames(clip.frames)
@@ -322,7 +322,7 @@ def test_codecs_and_quality(tmp_path, baseline_ckpt):
     """--codec: H.265 and VP9 are what they say; FFV1 is lossless (the first frame is exactly the
     colorized photo); --crf trades size for quality; impossible pairs are refused first."""
     from bwcolor import colorize_image, colorize_video, load_model
-    from bwcolor.video import FilmOptions
+    from bwcolor.pipeline.jobs import FilmOptions
 
     model = load_model(baseline_ckpt)
     frames = pan(photo(8, 80, 160), (48, 64), 6, 2.0).frames

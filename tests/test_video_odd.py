@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from bwcolor.synthetic import _write_tone
+from bwcolor.quality.synthetic import _write_tone
 from tests.conftest import tree_hashes
 
 av = pytest.importorskip("av")
@@ -147,8 +147,8 @@ def test_max_pixels_applies_to_film_frames_before_decoding(tmp_path, cli, baseli
 
 def test_a_film_written_meanwhile_by_another_run_is_kept(tmp_path, baseline_ckpt):
     from bwcolor import load_model
-    from bwcolor.atomic import AppearedMeanwhile
-    from bwcolor.video import colorize_video
+    from bwcolor.files.atomic import AppearedMeanwhile
+    from bwcolor.pipeline.films import colorize_video
 
     src = film(tmp_path / "f.mp4")
     dst = tmp_path / "out" / "f.mp4"

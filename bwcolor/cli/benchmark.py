@@ -1,4 +1,4 @@
-"""`bwcolor benchmark`: quality, speed and memory of models (:mod:`bwcolor.benchmark`)."""
+"""`bwcolor benchmark`: quality, speed and memory of models (:mod:`bwcolor.quality.benchmark`)."""
 
 from __future__ import annotations
 
@@ -66,10 +66,10 @@ def benchmark(
     import shlex
     import sys
 
-    from bwcolor import benchmark as bench
     from bwcolor.device import environment, resolve_device
-    from bwcolor.evaluate import evaluate as run_evaluation
-    from bwcolor.report import contact_sheet, write_report
+    from bwcolor.quality import benchmark as bench
+    from bwcolor.quality.evaluate import evaluate as run_evaluation
+    from bwcolor.quality.report import contact_sheet, write_report
 
     batch_sizes = sorted(set(batch_size or [1, 8]))
     try:

@@ -1,5 +1,5 @@
 """`bwcolor colorize`: photos and films, files, folders and globs (the library call is
-:func:`bwcolor.folders.colorize_paths`)."""
+:func:`bwcolor.pipeline.folders.colorize_paths`)."""
 
 from __future__ import annotations
 
@@ -41,11 +41,11 @@ from bwcolor.cli.shared import (
     fail_usage,
     say,
 )
-from bwcolor.decode import DEFAULT_MAX_PIXELS
 from bwcolor.errors import BwcolorError
-from bwcolor.outputs import COUNTED_SKIPS, DEFAULT_OUTPUT
+from bwcolor.files.decode import DEFAULT_MAX_PIXELS
+from bwcolor.pipeline.outputs import COUNTED_SKIPS, DEFAULT_OUTPUT
+from bwcolor.pipeline.temporal import CARRY
 from bwcolor.shipped import DEFAULT_MODEL
-from bwcolor.temporal import CARRY
 
 
 @app.command(cls=PlainHelpCommand)
@@ -240,7 +240,7 @@ def colorize(
     the motion from frame to frame. Inputs are never modified; existing outputs are skipped, so a
     rerun resumes.
     """
-    from bwcolor.folders import colorize_paths
+    from bwcolor.pipeline.folders import colorize_paths
 
     progress = Progress(
         TextColumn("[bold]colorizing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),

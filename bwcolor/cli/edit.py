@@ -1,4 +1,4 @@
-"""`bwcolor edit`: the local page for colour hints (:mod:`bwcolor.editor`, :mod:`bwcolor.editserver`)."""
+"""`bwcolor edit`: the local page for colour hints (:mod:`bwcolor.edit.session`, :mod:`bwcolor.edit.server`)."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ def edit(
     beside it (so bwcolor colorize later gives the same colours) and, if ticked, the colorized
     photo. Ctrl-C stops the server.
     """
-    from bwcolor.editor import open_session
-    from bwcolor.editserver import EditServer
+    from bwcolor.edit.server import EditServer
+    from bwcolor.edit.session import open_session
 
     try:
         session = open_session(inputs, output, model, device=device, precision=precision, render_size=render_size,

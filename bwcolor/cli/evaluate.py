@@ -1,4 +1,4 @@
-"""`bwcolor evaluate`: models scored against colour ground truth (:mod:`bwcolor.evaluate`), and
+"""`bwcolor evaluate`: models scored against colour ground truth (:mod:`bwcolor.quality.evaluate`), and
 the ground-truth photos and models that `benchmark` shares."""
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from bwcolor.shipped import SHIPPED_MODELS
 
 def _eval_paths(data: list[str], val_fraction: float | None, limit: int | None) -> list[Path]:
     """Images of DATA; with ``val_fraction``, only those ``bwcolor train`` holds out for validation."""
-    from bwcolor.dataset import content_hash, in_validation
-    from bwcolor.inputs import expand_inputs
+    from bwcolor.files.inputs import expand_inputs
+    from bwcolor.training.dataset import content_hash, in_validation
 
     sources, problems = expand_inputs(data)
     for p in problems:
@@ -79,8 +79,8 @@ def model_labels(names: list[str]) -> list[str]:
 
 
 def _load_models(names: list[str], device: str, backbone_weights: str | None, precision: str) -> dict:
-    from bwcolor.checkpoint import load_model
     from bwcolor.device import resolve_device
+    from bwcolor.models.checkpoint import load_model
 
     dev = resolve_device(device)
     names = list(dict.fromkeys(["gray", *names]))  # the gray baseline always, each model once
@@ -121,8 +121,8 @@ def evaluate(
 
     Each model sees only the L channel and colorizes exactly as 'bwcolor colorize' does.
     """
-    from bwcolor.evaluate import NO_GROUND_TRUTH
-    from bwcolor.evaluate import evaluate as run_evaluation
+    from bwcolor.quality.evaluate import NO_GROUND_TRUTH
+    from bwcolor.quality.evaluate import evaluate as run_evaluation
 
     try:
         models = _load_models(model or list(SHIPPED_MODELS), device, backbone_weights, precision)

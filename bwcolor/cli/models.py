@@ -1,5 +1,5 @@
 """`bwcolor models` and `bwcolor info`: what the shipped models and a checkpoint say about
-themselves (:mod:`bwcolor.model_info`), and a copy with other decoding settings."""
+themselves (:mod:`bwcolor.models.info`), and a copy with other decoding settings."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from bwcolor.cli.shared import (
     fail_usage,
     say,
 )
-from bwcolor.decoding import parse_decoding
 from bwcolor.errors import BwcolorError, UsageError
+from bwcolor.models.decoding import parse_decoding
 
 
 @app.command(cls=PlainHelpCommand)
@@ -30,7 +30,7 @@ def models(as_json: Json = False) -> None:
     """
     from rich.table import Table
 
-    from bwcolor.model_info import shipped_models
+    from bwcolor.models.info import shipped_models
 
     found = shipped_models()
     if as_json:
@@ -73,8 +73,8 @@ def info(
     Read from its header alone: no weights are loaded. With --decoding and -o, writes a copy that
     decodes colour with those settings (the weights unchanged), and describes the copy.
     """
-    from bwcolor.decoding import write_with_decoding
-    from bwcolor.model_info import describe
+    from bwcolor.models.decoding import write_with_decoding
+    from bwcolor.models.info import describe
 
     try:
         if decoding or output is not None:

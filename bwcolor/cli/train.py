@@ -1,5 +1,5 @@
 """`bwcolor train`: options, progress lines and the summary (the run itself is
-:mod:`bwcolor.training`)."""
+:mod:`bwcolor.training.trainer`)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ from bwcolor.cli.shared import (
     printable,
     say,
 )
-from bwcolor.decoding import parse_decoding
 from bwcolor.errors import BwcolorError
+from bwcolor.models.decoding import parse_decoding
 from bwcolor.shipped import DEFAULT_MODEL
 
 
@@ -187,10 +187,10 @@ def train(
     a *.log.jsonl and a *.loss.png. The loss is the model's: cross-entropy over ab colour classes
     for effnet_unet, MSE on ab for baseline and fusion (the paper's), unless --head says otherwise.
     """
-    from bwcolor import dataset
-    from bwcolor.distributed import rank_from_environment
-    from bwcolor.training import TrainConfig, TrainingInterrupted
-    from bwcolor.training import train as run_training
+    from bwcolor.training import dataset
+    from bwcolor.training.distributed import rank_from_environment
+    from bwcolor.training.trainer import TrainConfig, TrainingInterrupted
+    from bwcolor.training.trainer import train as run_training
 
     quiet = quiet or rank_from_environment() != 0  # under torchrun, rank 0 reports for all
     if not data and resume is None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from bwcolor.models import register_model
+from bwcolor.models.registry import register_model
 
 
 def conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:

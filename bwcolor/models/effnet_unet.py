@@ -19,7 +19,7 @@ skin, and only the decoder is trained:
   network is the one without these inputs.
 
 Because the encoder is frozen, training computes its features once per view of each image and
-caches them (see :mod:`bwcolor.training`). Works for any input size (multiples of 8).
+caches them (see :mod:`bwcolor.training.trainer`). Works for any input size (multiples of 8).
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from bwcolor.lab import Normalisation
-from bwcolor.models import register_model
 from bwcolor.models.backbones import EMBEDDING_DIM, EfficientNetLite0
 from bwcolor.models.colour_classes import ClassHead, class_cells, class_prior
 from bwcolor.models.fusion import conv_relu, gray_from_lum
 from bwcolor.models.hints import HintEncoder, no_hints, random_hints
 from bwcolor.models.hooks import TrainingHooks
+from bwcolor.models.registry import register_model
 
 #: Encoder blocks whose outputs are the skip features: H/4, H/8, H/16, H/32.
 SKIP_BLOCKS = (2, 4, 10, 15)

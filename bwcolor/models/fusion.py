@@ -27,11 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bwcolor import lab
+from bwcolor.files.cache import load_array, save_array
 from bwcolor.lab import Normalisation
-from bwcolor.models import register_model
 from bwcolor.models.backbones import BACKBONES, EMBEDDING_DIM, create_backbone
 from bwcolor.models.colour_classes import ClassHead
 from bwcolor.models.hooks import TrainingHooks
+from bwcolor.models.registry import register_model
 
 
 def gray_from_lum(lum: torch.Tensor, norm: Normalisation) -> torch.Tensor:
@@ -146,27 +148,23 @@ class FusionTraining(TrainingHooks):
     def _embed(self, model, images, todo: list[int], entries: list[Path]) -> None:
         """Cache the backbone logits of the images ``todo`` and of their mirror images ((2, 1000)
         float16 each) at ``entries``."""
-        from bwcolor import dataset
-
         device = next(model.parameters()).device
         size = model.backbone.input_size
         for start in range(0, len(todo), self.BATCH):
             chunk = todo[start : start + self.BATCH]
-            pixels = [dataset.lab.resize(images.images[i], size, size) for i in chunk]
-            lums = np.stack([dataset.lab_pair(p, model.normalisation)[0] for p in pixels])
+            pixels = [lab.resize(images.images[i], size, size) for i in chunk]
+            lums = np.stack([lab.lab_pair(p, model.normalisation)[0] for p in pixels])
             x = torch.from_numpy(lums)[:, None].to(device)
             with torch.no_grad():
                 both = torch.stack([model.embed(x), model.embed(x.flip(-1))], 1).cpu().numpy()
             for i, e in zip(chunk, both, strict=True):
-                dataset.save_array(entries[i], e.astype(np.float16))
+                save_array(entries[i], e.astype(np.float16))
             self.emit("advance", n=len(chunk))
 
     def condition(self, rows, flips, val: bool = False) -> torch.Tensor:
-        from bwcolor import dataset
-
         entries = self.val_entries if val else self.train_entries
         flips = np.zeros(len(rows), int) if flips is None else flips
-        embeddings = [dataset.load_array(entries[r])[f] for r, f in zip(rows, flips, strict=True)]
+        embeddings = [load_array(entries[r])[f] for r, f in zip(rows, flips, strict=True)]
         return torch.from_numpy(np.stack(embeddings).astype(np.float32))
 
 

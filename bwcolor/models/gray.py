@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from bwcolor.models import register_model
+from bwcolor.models.registry import register_model
 
 
 @register_model("gray")

@@ -1,6 +1,6 @@
 """What a model asks of training beyond L and ab: its training hooks.
 
-The training loop (:mod:`bwcolor.training`) knows nothing of particular models. A model class
+The training loop (:mod:`bwcolor.training.trainer`) knows nothing of particular models. A model class
 names its hooks as ``training_hooks`` (a subclass of :class:`TrainingHooks`, defined next to the
 model); this base class is the default, for models that need nothing more.
 """

@@ -6,9 +6,10 @@ python scripts/gpu-h200/padding_quality.py effnet_unet fusion baseline
 import json
 import sys
 
-from bwcolor import colorize, load_model
+from bwcolor import load_model
 from bwcolor.cli import _eval_paths
-from bwcolor.evaluate import evaluate
+from bwcolor.image import colorize
+from bwcolor.quality.evaluate import evaluate
 
 paths = _eval_paths(["../shared/data/train"], 0.1, None)
 names = sys.argv[1:]

@@ -1,2 +1,0 @@
-"""The page of ``bwcolor edit``: plain HTML, JavaScript and CSS, served by bwcolor.editserver
-(no build step, nothing fetched from elsewhere: it works offline)."""
