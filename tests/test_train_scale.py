@@ -321,13 +321,13 @@ def test_a_log_file_gets_progress_lines_for_every_phase(tmp_path, cli):
 def test_time_left_counts_only_the_work_done_in_this_phase(monkeypatch):
     """Photos found in the cache at a phase's start are not progress made: 50 of 100 cached, then
     10 done in 10 s leaves 40 s, not 8 s."""
-    from bwcolor.cli import train as cli_module
+    from bwcolor.cli import progress
 
     clock = [0.0]
-    monkeypatch.setattr(cli_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
     lines = []
-    monkeypatch.setattr(cli_module, "say", lambda console, text: lines.append(text))
-    log = cli_module._LogLines(every=5)
+    monkeypatch.setattr(progress, "say", lambda console, text: lines.append(text))
+    log = progress.LogLines(None, every=5)
     log.event("phase", {"name": "backbone embeddings", "total": 100, "done": 50})
     clock[0] = 10.0
     log.event("advance", {"n": 10})

@@ -4,20 +4,12 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
+from bwcolor.cli.progress import TrainingProgress
 from bwcolor.cli.shared import (
     BackboneWeights,
     Decoding,
@@ -27,7 +19,6 @@ from bwcolor.cli.shared import (
     app,
     err,
     fail_usage,
-    printable,
     say,
 )
 from bwcolor.errors import BwcolorError
@@ -195,77 +186,10 @@ def train(
     quiet = quiet or rank_from_environment() != 0  # under torchrun, rank 0 reports for all
     if not data and resume is None:
         raise fail_usage("give the training data (folders, files or globs), or --resume CHECKPOINT")
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet,
-    )  # fmt: skip
-    task = None
-    plain = _LogLines() if not quiet and not err.is_terminal else None
-
-    def on_event(kind: str, **ev) -> None:
-        nonlocal task
-        if kind == "warning":  # shown even with --quiet: it is about the result
-            say(progress.console, f"bwcolor: warning: {ev['message']}")
-            return
-        if plain is not None:
-            plain.event(kind, ev)
-        if kind == "phase":
-            if task is not None:
-                progress.update(task, visible=False)
-            task = progress.add_task(ev["name"], total=ev["total"], completed=ev.get("done", 0), info="")
-        elif kind == "advance":
-            progress.advance(task, ev["n"])
-        elif kind == "checkpoint":
-            progress.update(task, info=f"checkpoint saved {time.strftime('%H:%M')}")
-        elif kind == "data":
-            s = ev["summary"]
-            progress.console.print(
-                f"data: {s.train} train, {s.val} validation; skipped {s.skipped_gray} grayscale or "
-                f"near-grayscale, {s.skipped_unreadable} unreadable"
-                + (f", {s.skipped_shape} too thin" if s.skipped_shape else "")
-                + f"; decoded {s.decoded} (rest from cache)",
-                markup=False,
-            )
-            if len(s.sources) > 1:
-                for name, counts in s.sources.items():
-                    progress.console.print(
-                        f"  {printable(name)}: {counts['train']} train, {counts['val']} validation",
-                        markup=False,
-                    )
-            for problem in s.problems:
-                say(progress.console, f"bwcolor: skipped: {problem}")
-        elif kind == "epoch_start":
-            if task is not None:
-                progress.update(task, visible=False)
-            task = progress.add_task(
-                f"epoch {ev['epoch'] + 1}/{ev['epochs']}", total=ev["batches"], completed=ev["done"], info=""
-            )
-        elif kind == "batch":
-            progress.update(
-                task, advance=1, info=f"loss {ev['loss']:.5f} {ev['images_per_second']:.1f} img/s"
-            )
-        elif kind == "early_stop":
-            progress.console.print(
-                f"stopping early: no better validation loss in the last {ev['patience']} epochs", markup=False
-            )
-        elif kind == "epoch_end":
-            r = ev["record"]
-            val_text = f"{r['val_loss']:.5f}" if r["val_loss"] is not None else "n/a"
-            if r.get("val_mse") is not None and r["val_mse"] != r["val_loss"]:
-                val_text += f"  val MSE {r['val_mse']:.5f}"
-            if r.get("val_ciede2000") is not None:
-                val_text += f"  val CIEDE2000 {r['val_ciede2000']:.2f}"
-            if r.get("val_loss_hints") is not None:
-                val_text += f"  val with hints {r['val_loss_hints']:.5f}"
-            progress.console.print(
-                f"epoch {r['epoch']}: train {r['train_loss']:.5f}  val {val_text}  lr {r['lr']:.2e}  "
-                f"{r['images_per_second']} img/s  {r['seconds']:.0f} s"
-                + ("  (best, saved)" if ev["improved"] else ""),
-                markup=False,
-            )
+    shown = TrainingProgress(err, quiet)
 
     try:
-        with progress:
+        with shown:
             if resume is not None:
                 given = {
                     name: value
@@ -277,7 +201,7 @@ def train(
                     given["cache_dir"] = str(given["cache_dir"])
                 if data:
                     given["data"] = list(data)
-                result = run_training(resume=resume, on_event=on_event, **given)
+                result = run_training(resume=resume, on_event=shown.event, **given)
             else:
                 cfg = TrainConfig(
                     data=list(data), output=str(output), model=model, backbone=backbone,
@@ -291,7 +215,7 @@ def train(
                     decoding=parse_decoding(decoding),
                     cache_dir=str(cache_dir or dataset.default_cache()), device=device, workers=workers,
                 )  # fmt: skip
-                result = run_training(cfg, on_event=on_event)
+                result = run_training(cfg, on_event=shown.event)
     except TrainingInterrupted as exc:
         say(err, f"bwcolor: {exc}")
         raise typer.Exit(128 + int(exc.signum)) from None
@@ -302,58 +226,6 @@ def train(
     if as_json:
         typer.echo(json.dumps(result))
     say(err, _training_summary(result))
-
-
-class _LogLines:
-    """Progress as plain lines, for a training run whose stderr goes to a log file (where a
-    progress bar would only be drawn when it ends): each phase's start and end, then a line
-    every ``every`` seconds and at each checkpoint, with counts, rate and time left."""
-
-    def __init__(self, every: float = 120.0):
-        self.every, self.name, self.total, self.done, self.first = every, "", 0, 0, 0
-        self.t0 = self.shown = 0.0
-
-    def start(self, name: str, total: int, done: int = 0, where: str = "") -> None:
-        """A phase begins with ``done`` of ``total`` already done (``where``: how, e.g. from the
-        cache); time left counts only what this phase does."""
-        self.name, self.total, self.done, self.first = name, total, done, done
-        self.t0 = self.shown = time.monotonic()
-        self.say(f"{done}/{total}" + (f" {where}" if done and where else ""))
-
-    def say(self, text: str) -> None:
-        say(err, f"{time.strftime('%H:%M:%S')} {self.name}: {text}")
-        self.shown = time.monotonic()
-
-    def line(self, extra: str = "") -> None:
-        elapsed, left = time.monotonic() - self.t0, ""
-        if self.done > self.first and self.total > self.done:
-            left = f", {_duration(elapsed / (self.done - self.first) * (self.total - self.done))} left"
-        self.say(f"{self.done}/{self.total}{left}{extra}")
-
-    def event(self, kind: str, ev: dict) -> None:
-        if kind == "phase":
-            self.start(ev["name"], ev["total"], ev.get("done", 0), "found in the cache")
-        elif kind == "advance":
-            self.done += ev["n"]
-            if self.done >= self.total:
-                self.say(f"{self.total}/{self.total} in {_duration(time.monotonic() - self.t0)}")
-            elif time.monotonic() - self.shown >= self.every:
-                self.line()
-        elif kind == "epoch_start":
-            self.start(f"epoch {ev['epoch'] + 1}/{ev['epochs']}, batches", ev["batches"], ev["done"])
-        elif kind == "batch":
-            self.done += 1
-            if time.monotonic() - self.shown >= self.every:
-                self.line(f", loss {ev['loss']:.4f}, {ev['images_per_second']:.1f} img/s")
-        elif kind == "checkpoint":
-            self.line(", resumable checkpoint saved")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def _training_summary(result: dict) -> str:
