@@ -205,124 +205,136 @@ def run_jobs(
     a rerun.
     """
     summary = summary if summary is not None else Summary()
-    report = on_result or (lambda r: None)
-    render_size = core.render_size_of(model, options.render_size)
-    norm = core.normalisation_of(model)
-    label = model_label(model) if options.provenance else None
-    device = core.model_device(model)
-    workers = options.workers or default_workers(device)
-    streams, threads = inference_plan(device, workers)
-    window = max(2, workers * 2 + options.batch_size * streams)
+    run = _PhotoRun(model, options, summary, on_result or (lambda r: None), stop)
     start = time.perf_counter()
+    try:
+        with (
+            torch_threads(run.threads),
+            ThreadPoolExecutor(run.workers, "bwcolor-decode") as run.decoders,
+            ThreadPoolExecutor(run.streams, "bwcolor-infer") as run.inference,
+            ThreadPoolExecutor(run.workers, "bwcolor-encode") as run.encoders,
+        ):
+            run.run(iter(jobs))
+    finally:
+        summary.seconds += time.perf_counter() - start
+    return summary
 
-    def settle(result: FileResult) -> None:
-        summary.add(result)
-        report(result)
 
-    def fail(job: Job, exc: Exception) -> None:
+class _PhotoRun:
+    """One :func:`run_jobs`: decoded images wait in a window, grouped by render shape into
+    batches; batches are inferred ``streams`` at a time; outputs are encoded by worker threads
+    and settled in the order the jobs came."""
+
+    def __init__(self, model: nn.Module, options: Options, summary: Summary, report, stop):
+        self.model, self.options, self.summary, self.report, self.stop = model, options, summary, report, stop
+        self.render_size = core.render_size_of(model, options.render_size)
+        self.norm = core.normalisation_of(model)
+        self.label = model_label(model) if options.provenance else None
+        device = core.model_device(model)
+        self.workers = options.workers or default_workers(device)
+        self.streams, self.threads = inference_plan(device, self.workers)
+        self.window = max(2, self.workers * 2 + options.batch_size * self.streams)
+        self.decoding: deque[tuple[Job, Future]] = deque()
+        self.inferring: deque[tuple[list[_Decoded], Future]] = deque()
+        self.encoding: deque[tuple[Job, Future]] = deque()
+        self.groups: dict[tuple[int, int], list[_Decoded]] = {}
+        self.decoders = self.inference = self.encoders = None  # the thread pools, set by run_jobs
+
+    def settle(self, result: FileResult) -> None:
+        self.summary.add(result)
+        self.report(result)
+
+    def fail(self, job: Job, exc: Exception) -> None:
         if isinstance(exc, AlreadyColorized):
-            settle(colorized_skip(job, str(exc)))
+            self.settle(colorized_skip(job, str(exc)))
             return
         if isinstance(exc, AlreadyColour):
             why = f"{ALREADY_COLOUR}: skipped (--colour-inputs colorize takes it)"
-            settle(FileResult(str(job.source), "skipped", str(job.output), why))
+            self.settle(FileResult(str(job.source), "skipped", str(job.output), why))
             return
         message = str(exc) if isinstance(exc, ImageError) else f"unexpected {type(exc).__name__}: {exc}"
-        settle(FileResult(str(job.source), "failed", str(job.output), message))
+        self.settle(FileResult(str(job.source), "failed", str(job.output), message))
 
-    with (
-        torch_threads(threads),
-        ThreadPoolExecutor(workers, "bwcolor-decode") as decoders,
-        ThreadPoolExecutor(streams, "bwcolor-infer") as inference,
-        ThreadPoolExecutor(workers, "bwcolor-encode") as encoders,
-    ):
-        decoding: deque[tuple[Job, Future]] = deque()
-        inferring: deque[tuple[list[_Decoded], Future]] = deque()
-        encoding: deque[tuple[Job, Future]] = deque()
-        groups: dict[tuple[int, int], list[_Decoded]] = {}
-        todo = iter(jobs)
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
-        def drain_encoded(keep: int) -> None:
-            """Settle finished encodes in order; wait for the oldest while more than ``keep`` pend."""
-            while encoding:
-                job, fut = encoding[0]
-                if len(encoding) <= keep and not fut.done():
-                    return
-                encoding.popleft()
-                try:
-                    settle(fut.result())
-                except Exception as exc:  # noqa: BLE001 - one file's failure never stops the batch
-                    fail(job, exc)
-
-        def encode_inferred(keep: int) -> None:
-            """Pass finished batches to the encoders in order; wait for the oldest while more
-            than ``keep`` are being inferred."""
-            while inferring:
-                items, fut = inferring[0]
-                if len(inferring) <= keep and not fut.done():
-                    return
-                inferring.popleft()
-                try:
-                    predicted = list(fut.result())
-                except Exception as exc:  # noqa: BLE001 - e.g. out of memory: retry each image alone
-                    predicted = [_predict_alone(model, item, exc) for item in items]
-                for item, ab_one in zip(items, predicted, strict=True):
-                    if isinstance(ab_one, Exception):
-                        fail(item.job, ab_one)
-                    elif not np.isfinite(ab_one).all():
-                        fail(item.job, ImageError(NON_FINITE))
-                    else:
-                        encoding.append(
-                            (item.job, encoders.submit(_encode, item, ab_one, options, label, norm))
-                        )
-
-        def infer(items: list[_Decoded]) -> None:
-            inputs = np.stack([it.net_input for it in items])
-            channels = _hint_channels(model, items, inputs.shape[1:])
-            inferring.append((items, inference.submit(core.predict_ab, model, inputs, channels)))
-            encode_inferred(keep=streams - 1)
-            drain_encoded(keep=window)
-
-        def fill() -> None:
-            while len(decoding) < window:
-                job = next(todo, None)
-                if job is None:
-                    return
-                decoding.append((job, decoders.submit(_decode, job, options, render_size, norm)))
-
-        def stopping() -> bool:
-            return stop is not None and stop.is_set()
-
+    def run(self, todo) -> None:
         try:
-            fill()
-            while decoding and not stopping():
-                job, fut = decoding.popleft()
-                fill()
+            self.fill(todo)
+            while self.decoding and not self.stopping():
+                job, fut = self.decoding.popleft()
+                self.fill(todo)
                 try:
                     item = fut.result()
                 except Exception as exc:  # noqa: BLE001 - one file's failure never stops the batch
-                    fail(job, exc)
+                    self.fail(job, exc)
                     continue
-                group = groups.setdefault(item.net_input.shape, [])
-                group.append(item)
-                if len(group) >= options.batch_size:
-                    infer(groups.pop(item.net_input.shape))
-                elif sum(map(len, groups.values())) > window:
-                    # Images of many different shapes: run the largest partial batch rather
-                    # than hold decoded images without bound.
-                    infer(groups.pop(max(groups, key=lambda k: len(groups[k]))))
-                drain_encoded(keep=window)
-            for shape in list(groups):
-                if not stopping():
-                    infer(groups.pop(shape))
-            encode_inferred(keep=0)  # a stop still finishes and writes the batches in flight
-            drain_encoded(keep=0)
-            for _, fut in decoding:
-                fut.cancel()
-        except BaseException:
-            for _, fut in decoding:
-                fut.cancel()
-            raise
+                self.group(item)
+                self.drain_encoded(keep=self.window)
+            for shape in list(self.groups):
+                if not self.stopping():
+                    self.infer(self.groups.pop(shape))
+            self.encode_inferred(keep=0)  # a stop still finishes and writes the batches in flight
+            self.drain_encoded(keep=0)
         finally:
-            summary.seconds += time.perf_counter() - start
-    return summary
+            for _, fut in self.decoding:
+                fut.cancel()
+
+    def fill(self, todo) -> None:
+        while len(self.decoding) < self.window:
+            job = next(todo, None)
+            if job is None:
+                return
+            args = (job, self.options, self.render_size, self.norm)
+            self.decoding.append((job, self.decoders.submit(_decode, *args)))
+
+    def group(self, item: _Decoded) -> None:
+        """Batch ``item`` with the images of its shape; infer a batch when full."""
+        group = self.groups.setdefault(item.net_input.shape, [])
+        group.append(item)
+        if len(group) >= self.options.batch_size:
+            self.infer(self.groups.pop(item.net_input.shape))
+        elif sum(map(len, self.groups.values())) > self.window:
+            # Images of many different shapes: run the largest partial batch rather than hold
+            # decoded images without bound.
+            self.infer(self.groups.pop(max(self.groups, key=lambda k: len(self.groups[k]))))
+
+    def infer(self, items: list[_Decoded]) -> None:
+        inputs = np.stack([it.net_input for it in items])
+        channels = _hint_channels(self.model, items, inputs.shape[1:])
+        self.inferring.append((items, self.inference.submit(core.predict_ab, self.model, inputs, channels)))
+        self.encode_inferred(keep=self.streams - 1)
+        self.drain_encoded(keep=self.window)
+
+    def encode_inferred(self, keep: int) -> None:
+        """Pass finished batches to the encoders in order; wait for the oldest while more than
+        ``keep`` are being inferred."""
+        while self.inferring:
+            items, fut = self.inferring[0]
+            if len(self.inferring) <= keep and not fut.done():
+                return
+            self.inferring.popleft()
+            try:
+                predicted = list(fut.result())
+            except Exception as exc:  # noqa: BLE001 - e.g. out of memory: retry each image alone
+                predicted = [_predict_alone(self.model, item, exc) for item in items]
+            for item, ab_one in zip(items, predicted, strict=True):
+                if isinstance(ab_one, Exception):
+                    self.fail(item.job, ab_one)
+                elif not np.isfinite(ab_one).all():
+                    self.fail(item.job, ImageError(NON_FINITE))
+                else:
+                    args = (item, ab_one, self.options, self.label, self.norm)
+                    self.encoding.append((item.job, self.encoders.submit(_encode, *args)))
+
+    def drain_encoded(self, keep: int) -> None:
+        """Settle finished encodes in order; wait for the oldest while more than ``keep`` pend."""
+        while self.encoding:
+            job, fut = self.encoding[0]
+            if len(self.encoding) <= keep and not fut.done():
+                return
+            self.encoding.popleft()
+            try:
+                self.settle(fut.result())
+            except Exception as exc:  # noqa: BLE001 - one file's failure never stops the batch
+                self.fail(job, exc)
