@@ -11,15 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
+from bwcolor.cli.progress import ColorizeProgress
 from bwcolor.cli.shared import (
     CLUSTER,
     EXIT_INTERRUPTED,
@@ -43,7 +36,7 @@ from bwcolor.cli.shared import (
 )
 from bwcolor.errors import BwcolorError
 from bwcolor.files.decode import DEFAULT_MAX_PIXELS
-from bwcolor.pipeline.outputs import COUNTED_SKIPS, DEFAULT_OUTPUT
+from bwcolor.pipeline.outputs import DEFAULT_OUTPUT
 from bwcolor.pipeline.temporal import CARRY
 from bwcolor.shipped import DEFAULT_MODEL
 
@@ -242,59 +235,7 @@ def colorize(
     """
     from bwcolor.pipeline.folders import colorize_paths
 
-    progress = Progress(
-        TextColumn("[bold]colorizing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=False,
-    )  # fmt: skip
-    task = frames_task = None
-
-    def on_start(jobs: int, planned) -> None:
-        nonlocal task
-        if planned.removed_temporaries and not quiet:
-            say(
-                err,
-                f"bwcolor: note: removed {planned.removed_temporaries} partial file(s) left by an interrupted run",
-            )
-        if jobs:
-            progress.start()
-            task = progress.add_task("colorize", total=jobs, rate="")
-
-    def on_result(result) -> None:
-        if result.status == "planned":
-            if not quiet:
-                how = f" ({result.message})" if result.message else ""
-                say(progress.console, f"would colorize: {result.source} -> {result.output}{how}")
-            return
-        if result.status == "unused":
-            if not quiet:
-                say(progress.console, f"bwcolor: note: {result.source}: {result.message}")
-            return
-        if result.status == "failed":
-            say(progress.console, f"bwcolor: error: {result.source}: {result.message}")
-        elif (
-            result.status == "skipped"
-            and not quiet
-            and (verbose or not result.message.startswith(COUNTED_SKIPS))
-        ):
-            say(progress.console, f"bwcolor: note: {result.source}: {result.message}")  # the rest: counted
-        for note in result.notes:
-            say(progress.console, f"bwcolor: note: {result.source}: {note}")
-        if task is not None:  # a file of the run (skips and planning failures come before it)
-            elapsed = progress.tasks[0].elapsed or 0
-            done = progress.tasks[0].completed + 1
-            progress.update(task, advance=1, rate=f"{done / elapsed:.2f} files/s" if elapsed else "")
-
-    def on_video(source: str, frames: int) -> None:
-        """A video starts: a bar of its frames, in place of the last video's."""
-        nonlocal frames_task
-        if frames_task is not None:
-            progress.remove_task(frames_task)
-        frames_task = progress.add_task("frames", total=frames or None, rate="frames")
-
-    def on_frames(n: int) -> None:
-        if frames_task is not None:
-            progress.update(frames_task, advance=n)
-
+    shown = ColorizeProgress(err, quiet, verbose)
     stop = threading.Event()
 
     def on_sigint(signum, frame) -> None:
@@ -316,13 +257,13 @@ def colorize(
                 saturation=saturation, temporal_smoothing=temporal_smoothing, start=start, duration=duration,
                 codec=codec, crf=crf, quality=quality,
                 max_pixels=max_pixels, provenance=provenance, backbone_weights=backbone_weights,
-                scheduler=scheduler, on_start=on_start, on_result=on_result, on_video=on_video,
-                on_frames=on_frames, stop=stop, dry_run=dry_run,
+                scheduler=scheduler, on_start=shown.start, on_result=shown.result, on_video=shown.video,
+                on_frames=shown.frames, stop=stop, dry_run=dry_run,
             )  # fmt: skip
     except BwcolorError as exc:
         raise fail_usage(str(exc)) from None
     finally:
-        progress.stop()
+        shown.stop()
     where = f"beside each input (NAME{suffix}.EXT)" if suffix is not None else str(output or DEFAULT_OUTPUT)
     if as_json:
         typer.echo(json.dumps({**summary.to_dict(), "output": where}))

@@ -1,6 +1,7 @@
-"""A training run's progress as the terminal shows it: the events :func:`bwcolor.train` sends
-in, progress bars (on a terminal) or plain timed lines (into a log file) and the per-epoch lines
-out."""
+"""Progress as the terminal shows it: what the library reports as it goes in, bars and lines
+out. :class:`ColorizeProgress` for ``colorize`` (files and a film's frames),
+:class:`TrainingProgress` for ``train`` (bars on a terminal, plain timed lines into a log file,
+and the per-epoch lines)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,70 @@ from rich.progress import (
 )
 
 from bwcolor.cli.shared import printable, say
+from bwcolor.pipeline.outputs import COUNTED_SKIPS
+
+
+class ColorizeProgress:
+    """A bar of the files of a ``colorize`` run (and one of the current film's frames), and a
+    line for each file that failed, was skipped for a reason worth naming, or has a note.
+    ``quiet``: failures only; ``verbose``: also the skips the summary only counts."""
+
+    def __init__(self, console: Console, quiet: bool = False, verbose: bool = False):
+        self.quiet, self.verbose = quiet, verbose
+        self.bars = Progress(
+            TextColumn("[bold]colorizing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet, transient=False,
+        )  # fmt: skip
+        self.console = self.bars.console
+        self.task = self.frames_task = None
+
+    def start(self, jobs: int, planned) -> None:
+        """The run is planned: ``jobs`` files to colorize."""
+        if planned.removed_temporaries and not self.quiet:
+            say(
+                self.console,
+                f"bwcolor: note: removed {planned.removed_temporaries} partial file(s) left by an interrupted run",
+            )
+        if jobs:
+            self.bars.start()
+            self.task = self.bars.add_task("colorize", total=jobs, rate="")
+
+    def result(self, result) -> None:
+        """One file settled."""
+        if result.status in ("planned", "unused"):
+            if not self.quiet and result.status == "planned":
+                how = f" ({result.message})" if result.message else ""
+                say(self.console, f"would colorize: {result.source} -> {result.output}{how}")
+            elif not self.quiet:
+                say(self.console, f"bwcolor: note: {result.source}: {result.message}")
+            return
+        if result.status == "failed":
+            say(self.console, f"bwcolor: error: {result.source}: {result.message}")
+        elif (
+            result.status == "skipped"
+            and not self.quiet
+            and (self.verbose or not result.message.startswith(COUNTED_SKIPS))
+        ):
+            say(self.console, f"bwcolor: note: {result.source}: {result.message}")  # the rest: counted
+        for note in result.notes:
+            say(self.console, f"bwcolor: note: {result.source}: {note}")
+        if self.task is not None:  # a file of the run (skips and planning failures come before it)
+            elapsed = self.bars.tasks[0].elapsed or 0
+            done = self.bars.tasks[0].completed + 1
+            self.bars.update(self.task, advance=1, rate=f"{done / elapsed:.2f} files/s" if elapsed else "")
+
+    def video(self, source: str, frames: int) -> None:
+        """A film starts: a bar of its frames, in place of the last film's."""
+        if self.frames_task is not None:
+            self.bars.remove_task(self.frames_task)
+        self.frames_task = self.bars.add_task("frames", total=frames or None, rate="frames")
+
+    def frames(self, n: int) -> None:
+        if self.frames_task is not None:
+            self.bars.update(self.frames_task, advance=n)
+
+    def stop(self) -> None:
+        self.bars.stop()
 
 
 class TrainingProgress:

@@ -541,64 +541,22 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, state: TrainState, resumed, emit: Callable[..., None]):
         self.cfg, self.state, self.emit = cfg, state, emit
-        device = resolve_device(cfg.device)
-        self.procs = procs = distributed.start(device)  # torchrun: one process per device
-        if procs.distributed and device.type == "cuda":
-            device = torch.device("cuda", procs.local_rank)
-        self.device = device
-        if not procs.main:
-            self.emit = lambda *a, **k: None  # rank 0 reports for all
-        if cfg.batch_size < procs.world:
-            raise UsageError(
-                f"--batch-size ({cfg.batch_size}) is the global batch: give at least one image per process"
-            )
+        self.device, self.procs = self._processes()
         self.paths = output_paths(Path(cfg.output))
         try:
             self.paths["best"].parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"-o {cfg.output}: cannot create its folder ({exc.strerror or exc})") from None
         self.norm = Normalisation()
-        if not procs.main:
-            procs.barrier()  # rank 0 fills the shared caches first; the others then only read them
-        self.train_set, self.val_set, self.data = _load_data(cfg, self.emit, procs.main, resumed is not None)
-
+        if not self.procs.main:
+            self.procs.barrier()  # rank 0 fills the shared caches first; the others then only read them
+        self.train_set, self.val_set, self.data = _load_data(
+            cfg, self.emit, self.procs.main, resumed is not None
+        )
         torch.manual_seed(cfg.seed)
-        hooks_class = getattr(model_class(cfg.model), "training_hooks", TrainingHooks)
-        self.hooks = hooks_class(self.emit)
-        # What the data decide (e.g. the colour prior), from photos as balanced as an epoch's
-        # (the same again on resume: the sample is seeded).
-        balanced = np.sort(
-            dataset.epoch_indices(self.train_set, cfg.seed, 0, cfg.max_per_source)[:DATA_SAMPLE]
-        )
-        sample = _Subset(self.train_set.images, balanced)
-        base = resumed[1]["config"] if resumed else _starting_config(cfg)
-        head = cfg.head or base.get("head")
-        model = _build_model(cfg, self.hooks.config_from_data({"head": head}, sample), base)
-        if resumed:
-            path, header, tensors = resumed
-            model.load_state_dict(
-                load_model(path, device="cpu", backbone_weights=cfg.backbone_weights).state_dict()
-            )
-        elif cfg.init_from:
-            _init_from(model, cfg)
-        self.model = model.to(device).to(memory_format=torch.channels_last)
-        groups = self.hooks.param_groups(self.model, cfg.lr)
-        self.opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.steps_per_epoch = math.ceil(
-            dataset.epoch_size(self.train_set, cfg.max_per_source) / cfg.batch_size
-        )
-        total = self.steps_per_epoch * cfg.epochs
-        if resumed:
-            try:
-                _restore_optimizer(self.opt, tensors, header["meta"]["optimizer"])
-                torch.set_rng_state(tensors["extra/torch_rng"])
-            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-                raise UsageError(
-                    f"{path}: not a resumable checkpoint: its optimizer state does not fit ({exc})"
-                ) from None
-        self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda s: _lr_factor(s, total, cfg.warmup), last_epoch=state.step - 1
-        )
+        self.hooks = getattr(model_class(cfg.model), "training_hooks", TrainingHooks)(self.emit)
+        self.model = self._model(resumed).to(self.device).to(memory_format=torch.channels_last)
+        self._optimizer(resumed)
         drawn = np.unique(
             np.concatenate(
                 [
@@ -610,33 +568,90 @@ class Trainer:
         self.hooks.prepare(
             self.model, self.train_set, self.val_set, Path(cfg.cache_dir), cfg.crop_size, drawn
         )
-        if procs.main:
-            procs.barrier()
+        if self.procs.main:
+            self.procs.barrier()
         self.net = self.model
-        if procs.distributed:
-            self.net = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[device.index] if device.type == "cuda" else None
-            )
-        self.val_l, self.val_ab = (
-            dataset.validation_arrays(self.val_set.images, cfg.crop_size, self.norm)
-            if len(self.val_set)
-            else (None, None)
-        )
-        # The loss of predicting a=b=0 on the validation crops: what the model must beat.
-        self.gray_val = float(np.mean(self.val_ab**2)) if self.val_ab is not None else None
+        if self.procs.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self._validation_data()
         self.bin_weights = None
         if cfg.rebalance > 0:
             weights = rebalance_weights(self.train_set.images, cfg.rebalance, self.norm.ab_scale)
-            self.bin_weights = weights.to(device)
+            self.bin_weights = weights.to(self.device)
         self.classes = getattr(self.model.config, "head", "regression") == "classes"
-        self.autocast = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16(device))
+        self.autocast = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16(self.device))
         self.meta = {
             "train_config": asdict(cfg),
             "data": self.data.to_dict(),
             "gray_val_loss": self.gray_val,
             "command": " ".join(["bwcolor", *(shlex.quote(a) for a in sys.argv[1:])]),
-            "environment": environment(device),
+            "environment": environment(self.device),
         }
+
+    def _processes(self):
+        """The device, and the processes of the run (torchrun: one per device)."""
+        device = resolve_device(self.cfg.device)
+        procs = distributed.start(device)
+        if procs.distributed and device.type == "cuda":
+            device = torch.device("cuda", procs.local_rank)
+        if not procs.main:
+            self.emit = lambda *a, **k: None  # rank 0 reports for all
+        if self.cfg.batch_size < procs.world:
+            raise UsageError(
+                f"--batch-size ({self.cfg.batch_size}) is the global batch: give at least one image per process"
+            )
+        return device, procs
+
+    def _model(self, resumed) -> torch.nn.Module:
+        """The network, built with what the data decide (e.g. the colour prior, from photos as
+        balanced as an epoch's; the same again on resume: the sample is seeded), then given the
+        resumed run's weights or those it starts from (``--init-from``)."""
+        cfg = self.cfg
+        balanced = np.sort(
+            dataset.epoch_indices(self.train_set, cfg.seed, 0, cfg.max_per_source)[:DATA_SAMPLE]
+        )
+        sample = _Subset(self.train_set.images, balanced)
+        base = resumed[1]["config"] if resumed else _starting_config(cfg)
+        head = cfg.head or base.get("head")
+        model = _build_model(cfg, self.hooks.config_from_data({"head": head}, sample), base)
+        if resumed:
+            weights = load_model(resumed[0], device="cpu", backbone_weights=cfg.backbone_weights)
+            model.load_state_dict(weights.state_dict())
+        elif cfg.init_from:
+            _init_from(model, cfg)
+        return model
+
+    def _optimizer(self, resumed) -> None:
+        """AdamW over the hooks' parameter groups, warm-up then cosine; a resumed run's state."""
+        cfg = self.cfg
+        groups = self.hooks.param_groups(self.model, cfg.lr)
+        self.opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.steps_per_epoch = math.ceil(
+            dataset.epoch_size(self.train_set, cfg.max_per_source) / cfg.batch_size
+        )
+        total = self.steps_per_epoch * cfg.epochs
+        if resumed:
+            path, header, tensors = resumed
+            try:
+                _restore_optimizer(self.opt, tensors, header["meta"]["optimizer"])
+                torch.set_rng_state(tensors["extra/torch_rng"])
+            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+                raise UsageError(
+                    f"{path}: not a resumable checkpoint: its optimizer state does not fit ({exc})"
+                ) from None
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: _lr_factor(s, total, cfg.warmup), last_epoch=self.state.step - 1
+        )
+
+    def _validation_data(self) -> None:
+        """The validation crops, and the loss of predicting a=b=0 on them: what the model must beat."""
+        self.val_l, self.val_ab = (
+            dataset.validation_arrays(self.val_set.images, self.cfg.crop_size, self.norm)
+            if len(self.val_set)
+            else (None, None)
+        )
+        self.gray_val = float(np.mean(self.val_ab**2)) if self.val_ab is not None else None
 
     @property
     def loss_name(self) -> str:
