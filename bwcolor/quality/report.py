@@ -127,6 +127,7 @@ def write_report(
     command: str,
     sheet: np.ndarray | None,
 ) -> Path:
+    """``report.json``, ``report.md``, the plots and the contact sheet in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     means = evaluation.means()
     n_images = next(iter(means.values()))["images"]
@@ -144,8 +145,6 @@ def write_report(
     if sheet is not None:
         ok, buf = cv2.imencode(".png", sheet[..., ::-1])
         write_atomic(folder / "contact_sheet.png", buf.tobytes())
-
-    batch_sizes = sorted({b for s in speed for b in s.model_ms_per_image})
     lines = [
         "# bwcolor benchmark",
         "",
@@ -156,7 +155,23 @@ def write_report(
         f"bwcolor {env['bwcolor']}, torch {env['torch']}, numpy {env['numpy']}, OpenCV {env['opencv']}, "
         f"Python {env['python']}.",
         "",
-        f"## Quality ({n_images} images, protocol: {evaluation.protocol})",
+        *_quality_lines(means, n_images, evaluation.protocol),
+        *_speed_lines(speed),
+    ]
+    for p in plots:
+        lines += [f"![{p}]({p})", ""]
+    if sheet is not None:
+        lines += ["## Contact sheet", "", "![contact sheet](contact_sheet.png)", ""]
+    if evaluation.skipped:
+        lines += ["## Skipped", ""] + [f"- `{f}`: {why}" for f, why in evaluation.skipped] + [""]
+    write_atomic(folder / "report.md", "\n".join(lines).encode())
+    return folder / "report.md"
+
+
+def _quality_lines(means: dict, n_images: int, protocol: str) -> list[str]:
+    """The report's quality section: a row per model."""
+    lines = [
+        f"## Quality ({n_images} images, protocol: {protocol})",
         "",
         "Each model sees only L. Lower is better for MSE and CIEDE2000, higher for PSNR and SSIM; the "
         "colourfulness gap is output minus ground truth (negative: duller than the original).",
@@ -167,11 +182,16 @@ def write_report(
     for name, m in means.items():
         lines.append(f"| {name} | " + " | ".join(c.format(m[c.key]) for c in METRIC_COLUMNS) + " |")
     truth = next(iter(means.values()))["colourfulness_true"]
-    lines += ["", f"Ground-truth colourfulness: {truth:.1f}.", "", "## Speed and size", ""]
+    return lines + ["", f"Ground-truth colourfulness: {truth:.1f}.", ""]
+
+
+def _speed_lines(speed: list[SpeedResult]) -> list[str]:
+    """The report's speed and size section: timings, size, throughput and its share, warnings."""
+    batch_sizes = sorted({b for s in speed for b in s.model_ms_per_image})
     head = "| model | render shape | parameters | GFLOPs/image | "
     head += " | ".join(f"model ms/img (batch {b})" for b in batch_sizes)
     head += " | " + " | ".join(f"end-to-end img/s (batch {b})" for b in batch_sizes) + " | peak RSS MB |"
-    lines += [head, "| --- " * (5 + 2 * len(batch_sizes)) + "|"]
+    lines = ["## Speed and size", "", head, "| --- " * (5 + 2 * len(batch_sizes)) + "|"]
     for s in speed:
         cells = [
             s.model,
@@ -212,11 +232,4 @@ def write_report(
     warnings = [w for s in speed for w in s.warnings]
     if warnings:
         lines += ["**Warnings:**", ""] + [f"- {w}" for w in warnings] + [""]
-    for p in plots:
-        lines += [f"![{p}]({p})", ""]
-    if sheet is not None:
-        lines += ["## Contact sheet", "", "![contact sheet](contact_sheet.png)", ""]
-    if evaluation.skipped:
-        lines += ["## Skipped", ""] + [f"- `{f}`: {why}" for f, why in evaluation.skipped] + [""]
-    write_atomic(folder / "report.md", "\n".join(lines).encode())
-    return folder / "report.md"
+    return lines
