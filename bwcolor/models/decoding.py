@@ -3,7 +3,7 @@ colour (see :class:`bwcolor.models.colour_classes.ClassHead`), set on the comman
 
 ``bwcolor train --decoding chroma_scale=1.3`` builds the model with them; ``bwcolor info MODEL
 --decoding chroma_scale=1.3 -o NEW.safetensors`` writes a copy of a checkpoint with them (the
-weights unchanged), e.g. after choosing them on validation photos with scripts/sweep_decoding.py.
+weights unchanged), e.g. after choosing them on validation photos with scripts/colour/sweep_decoding.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A pan slides a window across a photo, a zoom narrows it about its centre, and a cut joins two
 clips; each :class:`Clip` holds its colour frames and, for every frame after the first, the true
 motion back to the previous frame in :func:`bwcolor.pipeline.temporal.flow_between`'s convention (None at
-a cut). Used by the tests and by ``scripts/measure_video.py``; :func:`write_clip` saves one as a
+a cut). Used by the tests and by ``scripts/films/measure_video.py``; :func:`write_clip` saves one as a
 video (optionally with a tone as its sound).
 """
 

@@ -8,12 +8,12 @@ export PATH=/tmp/bin:$PATH
 L=$OUT/checks.txt
 { date; nvidia-smi; nproc; lscpu | grep 'Model name'; python3 -c "import torch,cv2,numpy;print(torch.__version__,torch.version.cuda,torch.backends.cudnn.version(),cv2.__version__,numpy.__version__)"; } > $L 2>&1
 echo "== sweep" >> $L
-timeout 210 python3 scripts/measure_gpu.py .gpu/photos $OUT/gpu_sweep.json > $OUT/sweep.txt 2>&1; echo "sweep rc=$?" >> $L
+timeout 210 python3 scripts/speed/measure_gpu.py .gpu/photos $OUT/gpu_sweep.json > $OUT/sweep.txt 2>&1; echo "sweep rc=$?" >> $L
 echo "== benchmark" >> $L
 timeout 90 python3 -m bwcolor benchmark .gpu/photos --limit 32 --batch-size 1 --batch-size 8 --batch-size 64 --precision fp32 --sheet 0 -o /tmp/bench >> $L 2>&1; echo "benchmark rc=$?" >> $L
 cp /tmp/bench/report.md $OUT/bench_report.md; cp /tmp/bench/report.json $OUT/bench_report.json
 echo "== cpu 16 cores" >> $L
-for t in 16 12; do OMP_NUM_THREADS=$t CUDA_VISIBLE_DEVICES= timeout 45 python3 scripts/measure_end_to_end.py .gpu/photos baseline fusion effnet_unet >> $OUT/cpu16.txt 2>&1; echo "cpu threads=$t rc=$?" >> $OUT/cpu16.txt; done
+for t in 16 12; do OMP_NUM_THREADS=$t CUDA_VISIBLE_DEVICES= timeout 45 python3 scripts/speed/measure_end_to_end.py .gpu/photos baseline fusion effnet_unet >> $OUT/cpu16.txt 2>&1; echo "cpu threads=$t rc=$?" >> $OUT/cpu16.txt; done
 echo "== train cuda" >> $L
 ( time timeout 60 python3 -m bwcolor train .gpu/photos -m effnet_unet --epochs 2 --batch-size 32 --val-fraction 0.2 -o /tmp/t/e.safetensors -q ) >> $L 2>&1; echo "train effnet_unet rc=$?" >> $L
 ( time timeout 60 python3 -m torch.distributed.run --standalone --nproc-per-node=1 -m bwcolor train .gpu/photos -m baseline --epochs 2 --batch-size 32 --val-fraction 0.2 -o /tmp/t/b.safetensors -q ) >> $L 2>&1; echo "torchrun baseline rc=$?" >> $L

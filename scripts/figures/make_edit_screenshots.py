@@ -1,6 +1,6 @@
 """Screenshots of the `bwcolor edit` page for the README, taken in headless chromium.
 
-    python scripts/make_edit_screenshots.py docs/edit_page.jpg
+    python scripts/figures/make_edit_screenshots.py docs/edit_page.jpg
 
 Serves docs/samples/1909Chicago.jpg (in a temporary copy, so no hint file is written beside the
 sample) with its hints, clicks one more place to show the model's suggested colours, and saves
@@ -17,7 +17,7 @@ from pathlib import Path
 from bwcolor.edit.server import EditServer
 from bwcolor.edit.session import open_session
 
-SAMPLES = Path(__file__).resolve().parent.parent / "docs" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
 
 
 def main() -> None:

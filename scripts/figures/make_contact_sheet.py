@@ -1,6 +1,6 @@
 """A contact sheet of historic photos colorized by several models, side by side, for docs/.
 
-    python scripts/make_contact_sheet.py OUT.jpg PHOTOS LABEL=MODEL [LABEL=MODEL ...] [--per-row 2]
+    python scripts/figures/make_contact_sheet.py OUT.jpg PHOTOS LABEL=MODEL [LABEL=MODEL ...] [--per-row 2]
 
 Each photo (files of the folder PHOTOS, sorted) becomes one cell: its gray input, then each
 model's colorization (as ``bwcolor colorize`` makes it, at full resolution, shrunk for the sheet),

@@ -1,6 +1,6 @@
 """The README's colour-hints figure: a photo colorized automatically and with its hint file.
 
-    python scripts/make_hints_example.py docs/samples/1909Chicago.jpg docs/hints_example.jpg
+    python scripts/figures/make_hints_example.py docs/samples/1909Chicago.jpg docs/hints_example.jpg
 
 Left: the automatic colour; right: with the points of PHOTO's NAME.hints.json, each marked by a
 ring of its colour. Writes a JPEG (quality 90).

@@ -5,7 +5,7 @@ and in headless chromium (Playwright) clicks N places in turn: each click asks f
 then picking the first suggested colour adds a hint; the time from that pick to the redrawn
 preview is measured (the page's own preview counter). Prints median and worst.
 
-    python scripts/measure_edit_latency.py --clicks 20 [--model effnet_unet]
+    python scripts/speed/measure_edit_latency.py --clicks 20 [--model effnet_unet]
 
 Pause other work on the machine first (a training run: kill -STOP / -CONT).
 """
@@ -26,7 +26,7 @@ import numpy as np
 from bwcolor.edit.server import EditServer
 from bwcolor.edit.session import open_session
 
-SAMPLE = Path(__file__).resolve().parent.parent / "docs" / "samples" / "1909Chicago.jpg"
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "samples" / "1909Chicago.jpg"
 
 
 def main() -> None:

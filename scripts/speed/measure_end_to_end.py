@@ -9,7 +9,7 @@ Makes 24 gray 768x512 JPEGs from the first photos of PHOTOS, then for each model
 * the ``bwcolor colorize`` pipeline's images per second (decode to atomic write, batch 1, median
   of 3), as a share of each model-only rate.
 
-    python scripts/measure_end_to_end.py ../shared/data/train baseline fusion effnet_unet
+    python scripts/speed/measure_end_to_end.py ../shared/data/train baseline fusion effnet_unet
 """
 
 import statistics

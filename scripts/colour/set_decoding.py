@@ -1,6 +1,6 @@
 """Write a classes-head checkpoint's decoding settings, chosen on validation photos.
 
-    python scripts/set_decoding.py IN.safetensors OUT.safetensors --temperature T --prior-weight A \\
+    python scripts/colour/set_decoding.py IN.safetensors OUT.safetensors --temperature T --prior-weight A \\
         [--chroma S] [--hue-boost K --hue-power P] [--prior-from DATA ...] [--note TEXT]
 
 Copies IN with its config's ``temperature``, ``prior_weight``, ``chroma_scale``, ``hue_boost`` and

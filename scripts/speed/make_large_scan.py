@@ -1,7 +1,7 @@
 """Write a synthetic 16-bit grayscale scan (12000 x 9000 by default) for the memory figures in
 docs/reliability.md:
 
-    python scripts/make_large_scan.py /tmp/bigscan/scan16.tif
+    python scripts/speed/make_large_scan.py /tmp/bigscan/scan16.tif
     /usr/bin/time -v bwcolor colorize /tmp/bigscan/scan16.tif -o /tmp/bigscan/out
 """
 

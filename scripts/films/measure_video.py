@@ -1,6 +1,6 @@
 """Flicker, colour accuracy and speed of video colorization: each frame alone against stabilised.
 
-    python scripts/measure_video.py OUT.json --photos ../shared/data/train --real CLIP.mp4 [--model M]
+    python scripts/films/measure_video.py OUT.json --photos ../shared/data/train --real CLIP.mp4 [--model M]
 
 Colour clips whose ground truth is known are turned gray (their CIE L kept), written as H.264,
 colorized by ``bwcolor.colorize_video`` once with ``carry=0`` (every frame alone) and once with

@@ -6,7 +6,7 @@ a small patch's mean colour, fixed seed; `bwcolor evaluate --hint-points N` does
 each N, each model, and each setting of the propagation (bwcolor.image.propagate: --edge, --fade,
 --reach). Writes the means as JSON and, with --plot, the curves.
 
-    python scripts/measure_hints.py hints.json --data ../shared/data/train --val-fraction 0.1 \\
+    python scripts/colour/measure_hints.py hints.json --data ../shared/data/train --val-fraction 0.1 \\
         --model effnet_unet --points 0 1 3 10 30 --plot docs/hints_vs_points.png
 """
 

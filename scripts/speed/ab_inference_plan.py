@@ -1,7 +1,7 @@
 """A/B of how a CPU runs the network in `bwcolor colorize`: one pass on all threads against
 bwcolor's plan (on 2 cores: two single-threaded passes at once), alternated 4 times in one process.
 
-    python scripts/ab_inference_plan.py ../shared/data/train baseline fusion effnet_unet
+    python scripts/speed/ab_inference_plan.py ../shared/data/train baseline fusion effnet_unet
 """
 
 import statistics

@@ -1,6 +1,6 @@
 """Training images per second of ``bwcolor train`` under several settings, each a short real run.
 
-    python scripts/measure_training_speed.py DATA [DATA ...] --batches 40 \
+    python scripts/speed/measure_training_speed.py DATA [DATA ...] --batches 40 \
         --setting fp32:precision=fp32 --setting bf16:precision=bf16 \
         --setting bf16-b64:precision=bf16,batch_size=64,lr=2e-3
 

@@ -6,7 +6,7 @@ each photo's full-resolution L exactly as ``bwcolor colorize`` does, and scored 
 photo. The network runs once per photo: only the decoding changes. Models without a classes head
 (and the gray baseline) are swept over ``--saturation`` instead.
 
-    python scripts/sweep_decoding.py OUT.json --val ../shared/data/train --val-fraction 0.1 \\
+    python scripts/colour/sweep_decoding.py OUT.json --val ../shared/data/train --val-fraction 0.1 \\
         --model new=run/effnet_unet.safetensors --model old=weights/effnet_unet.safetensors \\
         --prior-from DATA [DATA ...]
 
@@ -278,7 +278,7 @@ def plot(rows: list[dict], path: Path, marks: dict[str, float] | None = None) ->
 
 
 def replot() -> None:
-    """``python scripts/sweep_decoding.py --replot SWEEP.json OUT.png [LABEL=S ...]``: the plot of
+    """``python scripts/colour/sweep_decoding.py --replot SWEEP.json OUT.png [LABEL=S ...]``: the plot of
     a finished sweep, with each LABEL's shipped saturation S ringed; given LABELs, only their
     curves (and gray) are drawn."""
     source, out, *marks = sys.argv[2:]

@@ -1,6 +1,6 @@
 """Hashing and decoding a training folder into the cache: files per second by worker processes.
 
-    python scripts/measure_caching.py FOLDER [N] [JOBS ...]
+    python scripts/speed/measure_caching.py FOLDER [N] [JOBS ...]
 
 Caches the first N photos of FOLDER (default 3000) into a new empty cache for each number of
 jobs (default 1 and every core), at the cache side of 128-pixel crops, and prints the time and

@@ -9,7 +9,7 @@ Makes 64 gray 768x512 JPEGs from the first photos of PHOTOS, then prints and sav
 * end-to-end images per second of ``bwcolor colorize``'s pipeline (decode to atomic write,
   median of 2) by precision, batch size and decoding/encoding threads.
 
-    python scripts/measure_gpu.py ../shared/data/train gpu.json
+    python scripts/speed/measure_gpu.py ../shared/data/train gpu.json
 """
 
 import json

@@ -11,7 +11,7 @@ For each model, on 24 gray 768x512 JPEGs made from the first photos of PHOTOS:
 The last figure, the forward pass's core-ms alone over the process's core-ms per image in a run,
 is the share of the model-only rate that a pipeline keeping every core busy reaches.
 
-    python scripts/cpu_per_image.py ../shared/data/train baseline fusion effnet_unet
+    python scripts/speed/cpu_per_image.py ../shared/data/train baseline fusion effnet_unet
 """
 
 import resource

@@ -8,7 +8,7 @@ photo's long side thick) of the region's mean colour under the stroke. The strok
 RGBA (the NAME.hints.png format) and given to the model through the Python API, which reads them
 as `bwcolor colorize` does.
 
-    python scripts/measure_strokes.py strokes.json --data ../shared/data/train --val-fraction 0.1 \\
+    python scripts/colour/measure_strokes.py strokes.json --data ../shared/data/train --val-fraction 0.1 \\
         --photos 20 --sheet docs/hints_strokes.jpg
 """
 

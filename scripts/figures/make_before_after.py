@@ -1,7 +1,7 @@
 """Builds docs/before_after.jpg for the README: sample photos, then colorized by the default
 shipped model (effnet_unet) and by the paper's fusion network.
 
-    .venv/bin/python scripts/make_before_after.py
+    .venv/bin/python scripts/figures/make_before_after.py
 """
 
 from pathlib import Path
@@ -27,7 +27,7 @@ def fit(rgb: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    docs = Path(__file__).resolve().parent.parent / "docs"  # this script lives in scripts/
+    docs = Path(__file__).resolve().parents[2] / "docs"  # this script lives in scripts/figures/
     default, fusion = load_model("effnet_unet"), load_model("fusion")
     rows = []
     for name in SAMPLES:
