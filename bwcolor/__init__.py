@@ -30,3 +30,8 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'bwcolor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The lazy public names too (``dir(bwcolor)``, completion in a notebook)."""
+    return sorted({*globals(), *_API})

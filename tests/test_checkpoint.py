@@ -120,6 +120,9 @@ def test_public_api_names():
 
     assert bwcolor.train is train
     assert {"baseline", "fusion", "gray"} <= set(bwcolor.list_models())
+    public = {"colorize_image", "colorize_paths", "colorize_video", "load_model", "save_checkpoint",
+              "create_model", "list_models", "train", "TrainConfig"}  # fmt: skip
+    assert public <= set(dir(bwcolor)) and all(callable(getattr(bwcolor, n)) for n in public)
 
 
 def test_a_checkpoint_whose_header_length_starts_with_0x80_loads(tmp_path):

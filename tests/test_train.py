@@ -333,3 +333,6 @@ def test_a_run_checkpointed_by_the_code_before_the_layered_move_resumes(tmp_path
     log = [json.loads(line) for line in (tmp_path / "out" / "baseline.log.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in log][-1] == 3
     assert load_model(tmp_path / "out" / "baseline.safetensors").model_name == "baseline"
+    meta = read_checkpoint(tmp_path / "out" / "baseline.safetensors")[0]["meta"]
+    assert meta["train_config"]["cache_dir"] is None  # the default cache: no home folder recorded
+    assert meta["train_config"]["data"] == ["data"]

@@ -178,7 +178,6 @@ def train(
     a *.log.jsonl and a *.loss.png. The loss is the model's: cross-entropy over ab colour classes
     for effnet_unet, MSE on ab for baseline and fusion (the paper's), unless --head says otherwise.
     """
-    from bwcolor.training import dataset
     from bwcolor.training.distributed import rank_from_environment
     from bwcolor.training.trainer import TrainConfig, TrainingInterrupted
     from bwcolor.training.trainer import train as run_training
@@ -213,7 +212,7 @@ def train(
                     val_limit=val_limit, checkpoint_minutes=checkpoint_minutes, precision=precision,
                     init_from=init_from, tune_encoder_blocks=tune_encoder_blocks, hint_inputs=hint_inputs,
                     decoding=parse_decoding(decoding),
-                    cache_dir=str(cache_dir or dataset.default_cache()), device=device, workers=workers,
+                    cache_dir=str(cache_dir) if cache_dir else None, device=device, workers=workers,
                 )  # fmt: skip
                 result = run_training(cfg, on_event=shown.event)
     except TrainingInterrupted as exc:

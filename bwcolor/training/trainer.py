@@ -124,7 +124,7 @@ class TrainConfig:
     max_images: int | None = None
     max_per_source: int | None = None  # images each DATA argument gives an epoch at most
     val_limit: int | None = None  # validation images at most, taken in turn from each source
-    cache_dir: str = field(default_factory=lambda: str(dataset.default_cache()))
+    cache_dir: str | None = None  # None: dataset.default_cache() (no home folder in the header)
     device: str = "auto"
     workers: int = 2
     checkpoint_minutes: float = 10.0  # the resumable checkpoint is also saved this often mid-epoch
@@ -172,10 +172,14 @@ class TrainConfig:
                 f"{given} {render}: must be a multiple of {SIZE_MULTIPLE} between 16 and {MAX_RENDER_SIZE}"
             )
 
+    def cache_folder(self) -> Path:
+        """Where decoded photos and embeddings are cached."""
+        return Path(self.cache_dir) if self.cache_dir else dataset.default_cache()
+
     def check_files(self) -> None:
         """What the run will write to and start from, before any photo is read: the cache folder
         can be written, and ``init_from`` is a checkpoint of this model."""
-        dataset.check_cache_dir(Path(self.cache_dir))
+        dataset.check_cache_dir(self.cache_folder())
         if self.init_from:
             try:
                 header, _ = read_checkpoint(resolve_model_path(self.init_from))
@@ -343,7 +347,7 @@ def _config_for_resume(resume: Path, saved: dict, overrides: dict[str, Any]) -> 
             "start a new run to change them"
         )
     allowed = {k: v for k, v in overrides.items() if k in RESUMABLE_OPTIONS}
-    allowed.setdefault("cache_dir", str(dataset.default_cache()))
+    allowed.setdefault("cache_dir", None)
     known = set(TrainConfig.__dataclass_fields__)
     return TrainConfig(**{**{k: v for k, v in saved.items() if k in known}, **allowed, "output": str(output)})
 
@@ -438,7 +442,7 @@ def _load_data(cfg: TrainConfig, emit, main: bool, resumed: bool = False):
     train_set, val_set, data = dataset.load_images(
         files,
         round(cfg.crop_size * 1.25),
-        Path(cfg.cache_dir),
+        cfg.cache_folder(),
         0.0 if cfg.val else cfg.val_fraction,
         cfg.max_images,
         cfg.val_limit,
@@ -566,7 +570,7 @@ class Trainer:
             )
         )
         self.hooks.prepare(
-            self.model, self.train_set, self.val_set, Path(cfg.cache_dir), cfg.crop_size, drawn
+            self.model, self.train_set, self.val_set, cfg.cache_folder(), cfg.crop_size, drawn
         )
         if self.procs.main:
             self.procs.barrier()
