@@ -93,6 +93,8 @@ def lightness_from_luminance(y: np.ndarray) -> np.ndarray:
 #: The largest render size: beyond it a forward pass needs tens of GB and the colour gains nothing
 #: (the prediction is upsampled and merged with the full-resolution L anyway).
 MAX_RENDER_SIZE = 2048
+#: The most a predicted chroma may be scaled by (``saturation``).
+MAX_SATURATION = 4.0
 
 
 def render_shape(height: int, width: int, render_size: int) -> tuple[int, int]:

@@ -231,3 +231,22 @@ def test_a_checkpoint_header_can_be_checked_without_loading_weights():
     assert "hue_boost=-1 is not between 0 and 4" in config_problem("effnet_unet", {"hue_boost": -1})
     assert "hue_power=0 is not between 0 and 16" in config_problem("effnet_unet", {"hue_power": 0})
     assert config_problem("effnet_unet", {"hue_boost": 0.45, "hue_power": 2.0}) is None
+
+
+def test_python_callers_get_the_command_lines_checks_of_render_size_and_saturation(tmp_path):
+    """Checked in the library, before any file is read: a Python call is refused as the CLI is."""
+    from bwcolor import colorize_image, colorize_paths, load_model
+    from bwcolor.errors import UsageError
+    from bwcolor.quality.evaluate import evaluate
+
+    write(tmp_path / "in" / "a.png", gradient_rgb(32, 48))
+    model = load_model("gray")
+    for bad, why in (({"render_size": 5000}, "--render-size 5000"), ({"render_size": 100}, "multiple of 8"),
+                     ({"saturation": -1.0}, "--saturation -1")):  # fmt: skip
+        with pytest.raises(UsageError, match=why):
+            colorize_paths([tmp_path / "in"], tmp_path / "out", "gray", **bad)
+        with pytest.raises(UsageError, match=why):
+            colorize_image(model, gradient_rgb(32, 48), **bad)
+        with pytest.raises(UsageError, match=why):
+            evaluate([tmp_path / "in" / "a.png"], {"gray": model}, **bad)
+    assert not (tmp_path / "out").exists()

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from bwcolor import __version__
-from bwcolor.lab import MAX_RENDER_SIZE
+from bwcolor.lab import MAX_RENDER_SIZE, MAX_SATURATION
 
 #: The shipped weights (weights/), and the one `bwcolor colorize` uses unless told otherwise: the
 #: most colourful on the validation split (docs/models.md); the paper's two networks mostly sepia.
@@ -161,7 +161,9 @@ SquareSize = Annotated[
 Saturation = Annotated[
     float,
     typer.Option(
-        min=0.0, max=4.0, help="Scale the predicted chroma: 1 is the model's own; above 1 more colourful."
+        min=0.0,
+        max=MAX_SATURATION,
+        help="Scale the predicted chroma: 1 is the model's own; above 1 more colourful.",
     ),
 ]
 Decoding = Annotated[

@@ -16,6 +16,7 @@ from torch import nn
 
 from bwcolor import lab
 from bwcolor.device import autocast
+from bwcolor.errors import UsageError
 from bwcolor.files.hints import Hints, as_hints
 from bwcolor.files.pixels import Picture, from_float, to_float
 
@@ -40,6 +41,21 @@ def luminance(picture: Picture) -> Luminance:
     for r0 in range(0, len(lum), BAND_ROWS):  # in bands: no full-size float RGB or Lab copy
         lum[r0 : r0 + BAND_ROWS] = lightness_rows(px[r0 : r0 + BAND_ROWS])
     return Luminance(lum, lab.mean_chroma(to_float(lab.shrink(px, 256))) > COLOUR_CHROMA)
+
+
+def check_rendering(render_size: int | None = None, saturation: float = 1.0) -> None:
+    """:class:`UsageError` for a render size or saturation no model can colour with: the same
+    checks for Python callers as for the command line, before any file is read."""
+    if render_size is not None and (
+        not isinstance(render_size, int)
+        or render_size % lab.SIZE_MULTIPLE
+        or not 16 <= render_size <= lab.MAX_RENDER_SIZE
+    ):
+        raise UsageError(
+            f"--render-size {render_size}: must be a multiple of {lab.SIZE_MULTIPLE} between 16 and {lab.MAX_RENDER_SIZE}"
+        )
+    if not 0.0 <= saturation <= lab.MAX_SATURATION:
+        raise UsageError(f"--saturation {saturation:g}: must be between 0 and {lab.MAX_SATURATION:g}")
 
 
 def render_size_of(model: nn.Module, render_size: int | None = None) -> int:
@@ -239,6 +255,7 @@ def colorize_image(
     or a :class:`bwcolor.files.hints.Hints`. Bad hints raise :class:`bwcolor.files.hints.HintError` (a
     ValueError).
     """
+    check_rendering(render_size, saturation)
     image = np.asarray(image)
     if not (image.dtype.kind == "f" or image.dtype.type in (np.uint8, np.uint16)):
         raise ValueError(

@@ -178,6 +178,7 @@ def colorize_options(
     from bwcolor.device import resolve_precision
     from bwcolor.errors import UsageError
     from bwcolor.files.formats import normalise_format
+    from bwcolor.image.colorize import check_rendering
     from bwcolor.models.checkpoint import UNTRAINED, label_of, resolve_model_path
 
     if suffix is not None and output is not None:
@@ -202,6 +203,7 @@ def colorize_options(
         except ValueError as exc:
             raise UsageError(f"--format: {exc}") from None
     settings["film"].check()
+    check_rendering(settings["render_size"], settings["saturation"])
     if not 0.0 <= settings["temporal_smoothing"] < 1.0:
         raise UsageError(
             f"--temporal-smoothing must be at least 0 and below 1, not {settings['temporal_smoothing']:g}"

@@ -22,7 +22,7 @@ from bwcolor.errors import ImageError, UsageError
 from bwcolor.files.decode import read_image
 from bwcolor.files.hints import random_points
 from bwcolor.files.pixels import to_float
-from bwcolor.image.colorize import COLOUR_CHROMA, colorize_image
+from bwcolor.image.colorize import COLOUR_CHROMA, check_rendering, colorize_image
 
 
 def protocol_name(size: int | None) -> str:
@@ -88,6 +88,7 @@ def evaluate(
     (:func:`bwcolor.files.hints.random_points`: random places, a small patch's mean colour), the same
     for every model and every run with the same ``seed`` (drawn from the seed and the file's name).
     """
+    check_rendering(render_size, saturation)
     protocol = protocol_name(size) + (
         f", {hint_points} hint points a photo (seed {seed})" if hint_points else ""
     )

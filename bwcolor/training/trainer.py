@@ -569,9 +569,7 @@ class Trainer:
                 ]
             )
         )
-        self.hooks.prepare(
-            self.model, self.train_set, self.val_set, cfg.cache_folder(), cfg.crop_size, drawn
-        )
+        self.hooks.prepare(self.model, self.train_set, self.val_set, cfg.cache_folder(), cfg.crop_size, drawn)
         if self.procs.main:
             self.procs.barrier()
         self.net = self.model

@@ -58,7 +58,9 @@ def main() -> None:
             value = relative(value, maps)
             if isinstance(value, dict) and isinstance(value.get("command"), str):
                 program, _, rest = value["command"].partition(" ")
-                value["command"] = "bwcolor" + (" " + rest if rest else "") if "bwcolor" in program else value["command"]
+                value["command"] = (
+                    "bwcolor" + (" " + rest if rest else "") if "bwcolor" in program else value["command"]
+                )
             new[key] = json.dumps(value)
         if new == header:
             print(f"{path}: nothing to change")
