@@ -8,6 +8,9 @@
   use_sample_covariance=False, data_range=255, channel_axis=-1)``.
 * ``ciede2000``: mean CIEDE2000 colour difference (Sharma et al. 2005).
 * ``colourfulness``: Hasler and Suesstrunk (2003) on 8-bit RGB.
+* ``vivid_wrong``: the percentage of pixels coloured vividly and wrongly: far from the truth
+  (CIEDE2000 above 20), saturated (chroma above 20) and much more so than the truth (by more
+  than 10); ``vivid_wrong_photos`` (over images): the share of images where it exceeds 2%.
 
 PSNR and SSIM reward grey, desaturated results; CIEDE2000 and the colourfulness gap show
 whether a model dares to colour.
@@ -29,6 +32,8 @@ class Column(NamedTuple):
     short: str  # a terminal table's header
     title: str  # a report's header
     fmt: str
+    # Also in ``bwcolor evaluate``'s table (80 columns wide); always in its --csv and --json.
+    terminal: bool = True
 
     def format(self, value: float) -> str:
         return self.fmt.format(value)
@@ -37,13 +42,20 @@ class Column(NamedTuple):
 #: The metrics tables show, in order: the terminal's (``bwcolor evaluate``) and the report's.
 METRIC_COLUMNS = (
     Column("mse_ab", "MSE ab", "MSE ab", "{:.1f}"),
-    Column("mse_rgb", "MSE RGB", "MSE RGB", "{:.5f}"),
+    Column("mse_rgb", "MSE RGB", "MSE RGB", "{:.5f}", terminal=False),
     Column("psnr", "PSNR", "PSNR dB", "{:.2f}"),
     Column("ssim", "SSIM", "SSIM", "{:.4f}"),
     Column("ciede2000", "ΔE00", "CIEDE2000", "{:.2f}"),
     Column("colourfulness", "colour", "colourfulness", "{:.1f}"),
-    Column("colourfulness_gap", "gap", "gap", "{:+.1f}"),
+    Column("colourfulness_gap", "gap", "gap", "{:+.0f}"),
+    Column("vivid_wrong", "vivid", "vivid wrong %", "{:.1f}"),
+    Column("vivid_wrong_photos", ">2%", "photos > 2% vivid wrong", "{:.0%}"),
 )
+
+#: What :func:`vivid_wrong` counts: a pixel this far from the truth (CIEDE2000), at least this
+#: saturated (chroma), and this much more saturated than the truth; and the share of pixels that
+#: makes a photo count among ``vivid_wrong_photos`` (percent).
+VIVID_DELTA_E, VIVID_CHROMA, VIVID_EXCESS, VIVID_PHOTO = 20.0, 20.0, 10.0, 2.0
 
 
 def _check(a: np.ndarray, b: np.ndarray) -> None:
@@ -146,6 +158,18 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     return np.sqrt((dLp / sl) ** 2 + (dCp / sc) ** 2 + (dHp / sh) ** 2 + rt * (dCp / sc) * (dHp / sh))
 
 
+def vivid_wrong(pred_lab: np.ndarray, true_lab: np.ndarray, delta_e: np.ndarray | None = None) -> float:
+    """The percentage of pixels whose colour is vivid and wrong (see :data:`VIVID_DELTA_E`);
+    ``delta_e``: their CIEDE2000, if already computed."""
+    _check(pred_lab, true_lab)
+    if delta_e is None:
+        delta_e = ciede2000(pred_lab, true_lab)
+    chroma = np.hypot(pred_lab[..., 1], pred_lab[..., 2])
+    excess = chroma - np.hypot(true_lab[..., 1], true_lab[..., 2])
+    wrong = (delta_e > VIVID_DELTA_E) & (chroma > VIVID_CHROMA) & (excess > VIVID_EXCESS)
+    return float(100 * wrong.mean())
+
+
 def colourfulness(rgb: np.ndarray) -> float:
     """Hasler and Suesstrunk (2003) colourfulness of RGB, on the 0-255 scale."""
     x = to_unit(rgb) * 255
@@ -160,15 +184,19 @@ def image_metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     pred_lab = lab.rgb_to_lab(to_unit(pred).astype(np.float32))
     true_lab = lab.rgb_to_lab(to_unit(true).astype(np.float32))
     c_pred, c_true = colourfulness(pred), colourfulness(true)
+    delta_e = ciede2000(pred_lab, true_lab)
+    vivid = vivid_wrong(pred_lab, true_lab, delta_e)
     return {
         "mse_ab": mse_ab(pred_lab, true_lab),
         "mse_rgb": mse_rgb(pred, true),
         "psnr": psnr(pred, true),
         "ssim": ssim(pred, true),
-        "ciede2000": float(ciede2000(pred_lab, true_lab).mean()),
+        "ciede2000": float(delta_e.mean()),
         "colourfulness": c_pred,
         "colourfulness_true": c_true,
         "colourfulness_gap": c_pred - c_true,
+        "vivid_wrong": vivid,
+        "vivid_wrong_photos": float(vivid > VIVID_PHOTO),  # its mean: the share of such photos
     }
 
 

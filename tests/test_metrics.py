@@ -73,3 +73,23 @@ def test_means_keep_psnr_finite():
     rows = [{"psnr": math.inf, "ssim": 1.0}, {"psnr": 30.0, "ssim": 0.5}]
     m = metrics.mean_metrics(rows)
     assert m["psnr"] == 30.0 and m["psnr_infinite"] == 1 and m["ssim"] == 0.75
+
+
+def test_vivid_wrong_counts_far_saturated_and_oversaturated_pixels_as_skimage_measures_them():
+    """Four quarters: truth gray, prediction vivid red (counted); truth a dull blue, prediction
+    vivid orange (counted); truth vivid red, prediction a slightly different vivid red (close:
+    not counted); truth vivid green, prediction gray (wrong but not vivid: not counted)."""
+    true = np.zeros((8, 8, 3), np.uint8)
+    pred = np.zeros((8, 8, 3), np.uint8)
+    true[:4, :4], pred[:4, :4] = (128, 128, 128), (220, 40, 40)
+    true[:4, 4:], pred[:4, 4:] = (100, 110, 130), (240, 140, 20)
+    true[4:, :4], pred[4:, :4] = (210, 30, 30), (220, 40, 40)
+    true[4:, 4:], pred[4:, 4:] = (30, 200, 40), (128, 128, 128)
+    tl, pl = rgb2lab(true / 255.0), rgb2lab(pred / 255.0)
+    delta = deltaE_ciede2000(tl, pl)
+    chroma_p, chroma_t = np.hypot(pl[..., 1], pl[..., 2]), np.hypot(tl[..., 1], tl[..., 2])
+    reference = 100 * np.mean((delta > 20) & (chroma_p > 20) & (chroma_p - chroma_t > 10))
+    row = metrics.image_metrics(pred, true)
+    assert reference == 50.0 and row["vivid_wrong"] == pytest.approx(reference)
+    assert row["vivid_wrong_photos"] == 1.0
+    assert metrics.image_metrics(true, true)["vivid_wrong"] == 0.0

@@ -182,15 +182,18 @@ def evaluate(
         collapse_padding=True,
     )
     table.add_column("model", no_wrap=True, min_width=max(len(printable(n)) for n in means))
-    for column in METRIC_COLUMNS:
+    columns = [c for c in METRIC_COLUMNS if c.terminal]
+    for column in columns:
         table.add_column(column.short, justify="right", no_wrap=True)
     for name, m in means.items():
-        table.add_row(Text(printable(name)), *[c.format(m[c.key]) for c in METRIC_COLUMNS])
+        table.add_row(Text(printable(name)), *[c.format(m[c.key]) for c in columns])
     Console().print(table)
     truth = next(iter(means.values()))["colourfulness_true"]
     err.print(
         f"Lower is better for MSE (ab: Lab units squared; RGB: 0-1 scale) and ΔE00 (mean CIEDE2000); "
         f"higher for PSNR (dB) and SSIM. 'colour' is colourfulness (Hasler-Suesstrunk); the ground "
-        f"truth's is {truth:.1f}, and 'gap' is the output's minus it.",
+        f"truth's is {truth:.1f}, and 'gap' is the output's minus it. 'vivid': the percentage of pixels "
+        f"coloured vividly and wrongly (CIEDE2000 over 20, chroma over 20 and over the truth's by 10); "
+        f"'>2%': the share of photos where that exceeds 2%. --json and --csv also hold MSE RGB.",
         markup=False,
     )
