@@ -90,3 +90,21 @@ def test_no_modules_import_each_other_in_a_loop():
         if m not in state:
             visit(m, [m])
     assert not loops, "\n".join(loops)
+
+
+#: The longest function body (docstring not counted) without a reason written on its def line.
+MAX_BODY_LINES = 80
+
+
+def test_no_function_is_longer_than_a_screen_or_two_without_a_reason():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines), str(path))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+            length = body[-1].end_lineno - body[0].lineno + 1 if body else 0
+            if length > MAX_BODY_LINES and "# long:" not in lines[node.lineno - 1]:
+                long.append(f"{module_name(path)}.{node.name}: {length} lines")
+    assert not long, "\n".join(long)
