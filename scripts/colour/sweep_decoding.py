@@ -103,17 +103,17 @@ def decode(model, logits, shape, temperature: float, prior_weight: float) -> np.
 
 
 def decode_by_hue_confidence(
-    model, logits, shape, temperature: float, k: float, power: float = 1
+    model, logits, shape, temperature: float, k: float, power: float = 1, region: float = 0.0
 ) -> np.ndarray:
     """The annealed mean with its chroma scaled by ``1 + k * agreement**power`` (the head's
-    ``hue_boost``: see ``ClassHead``)."""
+    ``hue_boost``; with ``region``, the agreement capped by the neighbours': see ``ClassHead``)."""
     head = model.head
-    kept = head.hue_boost, head.hue_power
-    head.hue_boost, head.hue_power = k, power
+    kept = head.hue_boost, head.hue_power, head.boost_region
+    head.hue_boost, head.hue_power, head.boost_region = k, power, region
     try:
         return decode(model, logits, shape, temperature, 0.0)
     finally:
-        head.hue_boost, head.hue_power = kept
+        head.hue_boost, head.hue_power, head.boost_region = kept
 
 
 def score(
@@ -123,8 +123,12 @@ def score(
     pred = colorized_pixels(picture, ab, saturation, dtype, guide)
     pred_lab = lab.rgb_to_lab(metrics.to_unit(pred).astype(np.float32))
     true_lab = lab.rgb_to_lab(metrics.to_unit(truth).astype(np.float32))
+    delta_e = metrics.ciede2000(pred_lab, true_lab)
+    vivid = metrics.vivid_wrong(pred_lab, true_lab, delta_e)
     return {
-        "ciede2000": float(metrics.ciede2000(pred_lab, true_lab).mean()),
+        "ciede2000": float(delta_e.mean()),
+        "vivid_wrong": vivid,
+        "vivid_wrong_photos": float(vivid > metrics.VIVID_PHOTO),
         "colourfulness": metrics.colourfulness(pred),
         "psnr": metrics.psnr(pred, truth),
         "mse_ab": metrics.mse_ab(pred_lab, true_lab),
@@ -148,9 +152,14 @@ def sweep_classes(points, label, model, picture, truth, prior, args, render_size
                     points.setdefault((f"{name}*{sat:g}", "temperature-prior", t, a), []).append(scored)
         for k in args.hue_confidence:
             for power in args.hue_power:
-                ab = decode_by_hue_confidence(model, logits, shape, t, k, power)
-                name = f"{label}^{k:g}" + (f",c^{power:g}" if power != 1 else "")
-                points.setdefault((name, "temperature", t), []).append(score(picture, ab, truth))
+                for region in args.boost_regions:
+                    ab = decode_by_hue_confidence(model, logits, shape, t, k, power, region)
+                    name = f"{label}^{k:g}" + (f",c^{power:g}" if power != 1 else "")
+                    name += f",r{region:g}" if region else ""
+                    points.setdefault((name, "temperature", t), []).append(score(picture, ab, truth))
+                    for sat in args.saturations:
+                        scored = score(picture, ab, truth, saturation=sat)
+                        points.setdefault((f"{name}*{sat:g}", "temperature", t), []).append(scored)
 
 
 def main() -> None:
@@ -174,6 +183,8 @@ def main() -> None:
     ap.add_argument("--hue-confidence", type=float, nargs="*", default=[],
                     help="also score the chroma scaled by 1 + K * hue confidence (label^K)")  # fmt: skip
     ap.add_argument("--hue-power", type=float, nargs="*", default=[1.0], help="the powers of c to try with K")
+    ap.add_argument("--boost-regions", type=float, nargs="*", default=[0.0],
+                    help="with K: the boost only where the neighbours agree, over these shares of the side")  # fmt: skip
     ap.add_argument("--flip", action="store_true",
                     help="also score the logits averaged with the mirrored photo's (label+flip)")  # fmt: skip
     ap.add_argument("--render-sizes", type=int, nargs="*", default=[],
@@ -234,7 +245,8 @@ def main() -> None:
                                     "points": rows}, indent=1))  # fmt: skip
     for r in sorted(rows, key=lambda r: (r["model"], r["colourfulness"])):
         print(f"{r['model']:>10} {str(r['setting']):>14}  CIEDE2000 {r['ciede2000']:6.2f}  "
-              f"colourfulness {r['colourfulness']:5.1f}  PSNR {r['psnr']:6.2f}")  # fmt: skip
+              f"colourfulness {r['colourfulness']:5.1f}  PSNR {r['psnr']:6.2f}  "
+              f"vivid wrong {r['vivid_wrong']:5.2f}% ({r['vivid_wrong_photos']:.0%} of photos > 2%)")  # fmt: skip
     if args.plot:
         plot(rows, args.plot)
 
