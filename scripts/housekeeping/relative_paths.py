@@ -2,8 +2,10 @@
 relative to the data and run folders, without changing a weight.
 
     python scripts/housekeeping/relative_paths.py weights/*.safetensors \\
-        --map ../../../work/main/../shared/data=../shared/data --map /work/main/../shared/data=../shared/data \\
-        --map /work/main/= --map /work/=
+        --map CHECKOUT/../shared/data=../shared/data --map CHECKOUT/= --map WORK/=
+
+where CHECKOUT is the absolute path of the checkout that trained, WORK the folder holding it
+and the run folders (and any relative spelling of them a header holds, e.g. ``../../..`` + WORK).
 
 Each ``--map OLD=NEW`` replaces a leading OLD in every string of the header's JSON (first match
 applies first, in the order given); the training command's first word (the program as that machine
