@@ -165,24 +165,3 @@ def test_head_is_not_for_the_baseline(tmp_path, cli):
         "train", str(tmp_path), "-m", "baseline", "--head", "classes", "-o", str(tmp_path / "m.safetensors")
     )
     assert res.exit_code == 2 and "--head is for the effnet_unet and fusion models only" in res.stderr
-
-
-def test_the_region_boost_spares_a_lonely_confident_patch_and_keeps_a_confident_field():
-    """boost_region: a small patch sure of red among places sure of green is not boosted (its
-    neighbours' hue is the opposite), while the field all sure of green is boosted as before."""
-    centres = class_centres()
-    q = len(centres)
-    red, green = int(torch.argmax(centres[:, 0])), int(torch.argmin(centres[:, 0]))
-    logits = torch.full((1, q, 32, 32), -1e4)
-    logits[0, green] = 0.0
-    logits[0, green, 14:18, 14:18], logits[0, red, 14:18, 14:18] = -1e4, 0.0  # a 4x4 red patch
-    plain = ClassHead(4, temperature=1.0).decode(logits)
-    pixel = ClassHead(4, temperature=1.0, hue_boost=1.0).decode(logits)
-    region = ClassHead(4, temperature=1.0, hue_boost=1.0, boost_region=0.25).decode(logits)
-    chroma = [x[0].norm(dim=0) / plain[0].norm(dim=0) for x in (pixel, region)]
-    assert torch.allclose(chroma[0], torch.tensor(2.0))  # per pixel: every place boosted
-    assert torch.allclose(chroma[1][16, 16], torch.tensor(1.0)) and torch.allclose(
-        chroma[1][2, 2], torch.tensor(2.0)
-    )
-    model = create_model("effnet_unet", render_size=64, hue_boost=0.5, boost_region=0.1)
-    assert model.head.boost_region == 0.1

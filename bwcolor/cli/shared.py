@@ -172,7 +172,7 @@ Decoding = Annotated[
         "--decoding",
         metavar="KEY=VALUE",
         help="A decoding setting of a colour-classes model (temperature, prior_weight, chroma_scale, "
-        "hue_boost, hue_power, boost_region; see docs/models.md), e.g. --decoding chroma_scale=1.3; repeat for more.",
+        "hue_boost, hue_power; see docs/models.md), e.g. --decoding chroma_scale=1.3; repeat for more.",
         show_default=False,
     ),
 ]

@@ -133,12 +133,7 @@ def header_problem(header: dict[str, Any]) -> str | None:
 
 
 #: Decoding settings a header may hold: (key, low, high, whether low itself is allowed).
-DECODING_RANGES = (
-    ("chroma_scale", 0, 4, True),
-    ("hue_boost", 0, 4, True),
-    ("hue_power", 0, 16, False),
-    ("boost_region", 0, 0.5, True),
-)
+DECODING_RANGES = (("chroma_scale", 0, 4, True), ("hue_boost", 0, 4, True), ("hue_power", 0, 16, False))
 
 
 def config_problem(model: str, config: dict[str, Any]) -> str | None:

@@ -167,10 +167,6 @@ class ClassHead(nn.Module):
     c = |E[ab]| / E[|ab|] under the annealed distribution (1 where the likely colours share one
     hue, near 0 where they disagree, as blue against brown). A constant chroma scale makes wrong
     colour brighter as much as right colour; this one mostly brightens the confident regions.
-    ``boost_region`` (r) > 0 boosts only where the neighbours agree too: the agreement is capped
-    by how much the decoded colours around each place share its hue, ab . mean(ab) / (|ab| mean
-    |ab|) over a square r times the image's shorter side (1 inside a field of one hue, 0 where
-    the neighbours' hue is another or opposite): a confident but lonely guess is not made vivid.
     """
 
     def __init__(
@@ -183,14 +179,13 @@ class ClassHead(nn.Module):
         chroma: float = 1.0,
         hue_boost: float = 0.0,
         hue_power: float = 1.0,
-        boost_region: float = 0.0,
     ):
         super().__init__()
         self.conv = nn.Conv2d(channels, len(class_cells()), 1)
         self.temperature = temperature
         self.prior_weight = prior_weight
         self.chroma = chroma
-        self.hue_boost, self.hue_power, self.boost_region = hue_boost, hue_power, boost_region
+        self.hue_boost, self.hue_power = hue_boost, hue_power
         self.register_buffer("centres", class_centres() / ab_scale, persistent=False)
         self.ab_scale = ab_scale
         log_prior = (
@@ -218,19 +213,7 @@ class ClassHead(nn.Module):
         if self.hue_boost:
             mean_chroma = torch.einsum("bqhw,q->bhw", p, self.centres.norm(dim=1))[:, None]
             agreement = ab.norm(dim=1, keepdim=True) / mean_chroma.clamp_min(1e-6)
-            if self.boost_region:
-                agreement = torch.minimum(agreement, _neighbours_agreement(ab, self.boost_region))
             ab = ab * (1 + self.hue_boost * agreement.clamp(0, 1) ** self.hue_power)
         if self.chroma != 1.0:
             ab = ab * self.chroma
         return ab.to(logits.dtype)
-
-
-def _neighbours_agreement(ab: torch.Tensor, region: float) -> torch.Tensor:
-    """ab . mean(ab) / (|ab| mean |ab|) over a square of ``region`` times the shorter side
-    around each place (B, 1, h, w): how much the decoded colours around it share its hue."""
-    side = max(3, round(region * min(ab.shape[-2:])) // 2 * 2 + 1)
-    pool = torch.nn.AvgPool2d(side, stride=1, padding=side // 2, count_include_pad=False)
-    chroma = ab.norm(dim=1, keepdim=True)
-    along = (ab * pool(ab)).sum(dim=1, keepdim=True)
-    return along / (chroma * pool(chroma)).clamp_min(1e-6)

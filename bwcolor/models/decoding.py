@@ -20,7 +20,6 @@ DECODING = {
     "chroma_scale": "the decoded colour's chroma scaled by this",
     "hue_boost": "chroma also scaled by 1 + hue_boost * agreement^hue_power, where the classes agree on a hue",
     "hue_power": "the power of that agreement",
-    "boost_region": "that boost only where the hues around agree too, over this share of the shorter side (0: off)",
 }
 
 

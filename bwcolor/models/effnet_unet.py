@@ -108,7 +108,6 @@ class EffNetUNet(nn.Module):
         chroma_scale: float = 1.0  # decoded colour scaled by this (chosen on validation)
         hue_boost: float = 0.0  # and by 1 + hue_boost * (hue agreement)^hue_power (see ClassHead)
         hue_power: float = 1.0
-        boost_region: float = 0.0  # the boost only where the neighbours' hues agree too (see ClassHead)
         tune_encoder_blocks: int = 0  # fine-tune the encoder's last N blocks (of 16) and its head
         hint_inputs: bool = False  # take colour hints (ab and mask) besides L (bwcolor.models.hints)
 
@@ -145,7 +144,6 @@ class EffNetUNet(nn.Module):
                 chroma=self.config.chroma_scale,
                 hue_boost=self.config.hue_boost,
                 hue_power=self.config.hue_power,
-                boost_region=self.config.boost_region,
             )
             if classes
             else None

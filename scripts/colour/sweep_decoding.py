@@ -103,17 +103,17 @@ def decode(model, logits, shape, temperature: float, prior_weight: float) -> np.
 
 
 def decode_by_hue_confidence(
-    model, logits, shape, temperature: float, k: float, power: float = 1, region: float = 0.0
+    model, logits, shape, temperature: float, k: float, power: float = 1
 ) -> np.ndarray:
     """The annealed mean with its chroma scaled by ``1 + k * agreement**power`` (the head's
-    ``hue_boost``; with ``region``, the agreement capped by the neighbours': see ``ClassHead``)."""
+    ``hue_boost``: see ``ClassHead``)."""
     head = model.head
-    kept = head.hue_boost, head.hue_power, head.boost_region
-    head.hue_boost, head.hue_power, head.boost_region = k, power, region
+    kept = head.hue_boost, head.hue_power
+    head.hue_boost, head.hue_power = k, power
     try:
         return decode(model, logits, shape, temperature, 0.0)
     finally:
-        head.hue_boost, head.hue_power, head.boost_region = kept
+        head.hue_boost, head.hue_power = kept
 
 
 def score(
@@ -152,14 +152,12 @@ def sweep_classes(points, label, model, picture, truth, prior, args, render_size
                     points.setdefault((f"{name}*{sat:g}", "temperature-prior", t, a), []).append(scored)
         for k in args.hue_confidence:
             for power in args.hue_power:
-                for region in args.boost_regions:
-                    ab = decode_by_hue_confidence(model, logits, shape, t, k, power, region)
-                    name = f"{label}^{k:g}" + (f",c^{power:g}" if power != 1 else "")
-                    name += f",r{region:g}" if region else ""
-                    points.setdefault((name, "temperature", t), []).append(score(picture, ab, truth))
-                    for sat in args.saturations:
-                        scored = score(picture, ab, truth, saturation=sat)
-                        points.setdefault((f"{name}*{sat:g}", "temperature", t), []).append(scored)
+                ab = decode_by_hue_confidence(model, logits, shape, t, k, power)
+                name = f"{label}^{k:g}" + (f",c^{power:g}" if power != 1 else "")
+                points.setdefault((name, "temperature", t), []).append(score(picture, ab, truth))
+                for sat in args.saturations:
+                    scored = score(picture, ab, truth, saturation=sat)
+                    points.setdefault((f"{name}*{sat:g}", "temperature", t), []).append(scored)
 
 
 def main() -> None:
@@ -183,8 +181,6 @@ def main() -> None:
     ap.add_argument("--hue-confidence", type=float, nargs="*", default=[],
                     help="also score the chroma scaled by 1 + K * hue confidence (label^K)")  # fmt: skip
     ap.add_argument("--hue-power", type=float, nargs="*", default=[1.0], help="the powers of c to try with K")
-    ap.add_argument("--boost-regions", type=float, nargs="*", default=[0.0],
-                    help="with K: the boost only where the neighbours agree, over these shares of the side")  # fmt: skip
     ap.add_argument("--flip", action="store_true",
                     help="also score the logits averaged with the mirrored photo's (label+flip)")  # fmt: skip
     ap.add_argument("--render-sizes", type=int, nargs="*", default=[],
