@@ -11,7 +11,9 @@ photo. The network runs once per photo: only the decoding changes. Models withou
         --prior-from DATA [DATA ...]
 
 ``--prior-from`` gives the training folders whose colour frequencies make the prior (models
-whose checkpoint already holds ``class_prior`` use theirs). Writes OUT.json (every point, with
+whose checkpoint already holds ``class_prior`` use theirs). ``--risk TAU [--risk-boost K]`` scores
+a decoding that limits vivid wrong colour by the network's own odds (``decode_by_risk``; tried
+for issue 22, not kept). Writes OUT.json (every point, with
 its mean metrics) and, with ``--plot``, the trade-off curves as a PNG.
 """
 
@@ -116,6 +118,67 @@ def decode_by_hue_confidence(
         head.hue_boost, head.hue_power = kept
 
 
+RISK_SCALES = np.round(np.arange(0.5, 2.51, 0.1), 2)
+
+
+def vivid_risk(model, logits, guide, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel at the network's resolution: the annealed mean (Lab ab, (h, w, 2)) and, for each
+    chroma scale in :data:`RISK_SCALES`, the probability under the network's own distribution
+    (temperature 1) that the scaled colour would be vivid and wrong (``metrics.vivid_wrong``'s
+    rule, the class centres standing for the true colour): (len(RISK_SCALES), h, w)."""
+    head = model.head
+    head.temperature, head.prior_weight, kept = temperature, 0.0, head.hue_boost
+    head.hue_boost = 0.0  # the plain annealed mean
+    ab0 = normalisation_of(model).decode_ab(head.decode(logits)[0].permute(1, 2, 0).numpy())
+    head.hue_boost = kept
+    h, w = ab0.shape[:2]
+    light = F.interpolate(torch.from_numpy(guide)[None, None].float(), size=(h, w), mode="area")[0, 0]
+    p = torch.softmax(logits[0].float(), dim=0).reshape(len(head.centres), -1).numpy()  # (Q, P)
+    centres = (head.centres * head.ab_scale).numpy()  # Lab units
+    L = light.reshape(1, -1).numpy().repeat(len(centres), 0)
+    truth = np.stack(
+        [L, np.broadcast_to(centres[:, :1], L.shape), np.broadcast_to(centres[:, 1:], L.shape)], -1
+    )
+    truth_chroma = np.hypot(truth[..., 1], truth[..., 2])
+    risks = []
+    for s in RISK_SCALES:
+        ab = (s * ab0).reshape(1, -1, 2).repeat(len(centres), 0)
+        pred = np.concatenate([L[..., None], ab], -1)
+        chroma = np.hypot(ab[..., 0], ab[..., 1])
+        wrong = (
+            (metrics.ciede2000(pred, truth) > metrics.VIVID_DELTA_E)
+            & (chroma > metrics.VIVID_CHROMA)
+            & (chroma - truth_chroma > metrics.VIVID_EXCESS)
+        )
+        risks.append((p * wrong).sum(0).reshape(h, w))
+    return ab0, np.stack(risks)
+
+
+def hue_boost_scale(model, logits, temperature: float, k: float, power: float) -> np.ndarray:
+    """The hue boost's chroma scale per pixel at the network's resolution (``ClassHead``)."""
+    head = model.head
+    p = torch.softmax(logits[0].float() / temperature, dim=0)
+    ab = torch.einsum("qhw,qc->chw", p, head.centres)
+    mean_chroma = torch.einsum("qhw,q->hw", p, head.centres.norm(dim=1))
+    agreement = (ab.norm(dim=0) / mean_chroma.clamp_min(1e-6)).clamp(0, 1)
+    return (1 + k * agreement**power).numpy()
+
+
+def decode_by_risk(model, ab0, risks, shape, tau: float, ceiling=None) -> np.ndarray:
+    """The annealed mean's chroma scaled per pixel by the largest of :data:`RISK_SCALES` whose
+    risk of a vivid wrong colour is at most ``tau`` (the smallest, if none is), but not above
+    ``ceiling`` (a scale per pixel, as the hue boost's), if given."""
+    ok = risks <= tau
+    index = np.where(ok.any(0), len(RISK_SCALES) - 1 - np.argmax(ok[::-1], axis=0), 0)
+    scale = RISK_SCALES[index].astype(np.float32)
+    if ceiling is not None:
+        scale = np.minimum(scale, ceiling).astype(np.float32)
+    ab = torch.from_numpy((ab0 * scale[..., None]).transpose(2, 0, 1))[None]
+    return (
+        F.interpolate(ab, size=tuple(shape), mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+    )
+
+
 def score(
     picture: Picture, ab: np.ndarray, truth: np.ndarray, saturation: float = 1.0, guide=None
 ) -> dict[str, float]:
@@ -150,6 +213,16 @@ def sweep_classes(points, label, model, picture, truth, prior, args, render_size
                 for sat in args.saturations:
                     scored = score(picture, ab, truth, saturation=sat, guide=g)
                     points.setdefault((f"{name}*{sat:g}", "temperature-prior", t, a), []).append(scored)
+        if args.risk:
+            ab0, risks = vivid_risk(model, logits, guide, t)
+            for tau, k in [(tau, k) for tau in args.risk for k in args.risk_boost or [None]]:
+                ceiling = None if k is None else hue_boost_scale(model, logits, t, k, args.hue_power[0])
+                ab = decode_by_risk(model, ab0, risks, shape, tau, ceiling)
+                name = f"{label}~{tau:g}" + ("" if k is None else f"^{k:g}")
+                points.setdefault((name, "temperature", t), []).append(score(picture, ab, truth))
+                for sat in args.saturations:
+                    scored = score(picture, ab, truth, saturation=sat)
+                    points.setdefault((f"{name}*{sat:g}", "temperature", t), []).append(scored)
         for k in args.hue_confidence:
             for power in args.hue_power:
                 ab = decode_by_hue_confidence(model, logits, shape, t, k, power)
@@ -181,6 +254,10 @@ def main() -> None:
     ap.add_argument("--hue-confidence", type=float, nargs="*", default=[],
                     help="also score the chroma scaled by 1 + K * hue confidence (label^K)")  # fmt: skip
     ap.add_argument("--hue-power", type=float, nargs="*", default=[1.0], help="the powers of c to try with K")
+    ap.add_argument("--risk", type=float, nargs="*", default=[],
+                    help="also score the chroma scaled as far as the risk of vivid wrong colour stays under TAU (label~TAU)")  # fmt: skip
+    ap.add_argument("--risk-boost", type=float, nargs="*", default=[],
+                    help="the risk decoding capped by the hue boost of these K (label~TAU^K)")  # fmt: skip
     ap.add_argument("--flip", action="store_true",
                     help="also score the logits averaged with the mirrored photo's (label+flip)")  # fmt: skip
     ap.add_argument("--render-sizes", type=int, nargs="*", default=[],
