@@ -326,7 +326,8 @@ def main() -> None:
 
 def plot(rows: list[dict], path: Path, marks: dict[str, float] | None = None) -> None:
     """CIEDE2000 against colourfulness: one curve per model and decoding (temperature, prior
-    weight), through its saturations (``label*S`` rows), each point labelled with S; ``marks``
+    weight), through its saturations (``label*S`` rows), each point labelled with S and its share
+    of vivid wrong pixels; ``marks``
     (label -> saturation) rings a shipped setting."""
     import matplotlib
 
@@ -349,8 +350,10 @@ def plot(rows: list[dict], path: Path, marks: dict[str, float] | None = None) ->
             f", prior weight {setting[1]:g}" if len(setting) > 1 and setting[1] else ""
         )
         (line,) = ax.plot(xs, ys, marker="o", label=f"{label} ({knob}), saturation swept")
-        for (sat, _), x, y in zip(points, xs, ys, strict=True):
-            ax.annotate(f"{sat:g}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        for (sat, row), x, y in zip(points, xs, ys, strict=True):
+            vivid = row.get("vivid_wrong")
+            text = f"{sat:g}" + ("" if vivid is None else f" ({vivid:.1f}% vivid wrong)")
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
             if marks and marks.get(label) == sat:
                 ax.scatter([x], [y], s=160, facecolors="none", edgecolors=line.get_color(), linewidths=2,
                            zorder=4)  # fmt: skip
