@@ -13,8 +13,8 @@ photo. The network runs once per photo: only the decoding changes. Models withou
 ``--prior-from`` gives the training folders whose colour frequencies make the prior (models
 whose checkpoint already holds ``class_prior`` use theirs). ``--risk TAU [--risk-boost K]`` scores
 a decoding that limits vivid wrong colour by the network's own odds (``decode_by_risk``; tried
-for issue 22, not kept). Writes OUT.json (every point, with
-its mean metrics) and, with ``--plot``, the trade-off curves as a PNG.
+for issue 22, not kept). Writes OUT.json (every point, with its mean metrics) and, with
+``--plot``, the trade-off curves as a PNG.
 """
 
 from __future__ import annotations
@@ -327,8 +327,7 @@ def main() -> None:
 def plot(rows: list[dict], path: Path, marks: dict[str, float] | None = None) -> None:
     """CIEDE2000 against colourfulness: one curve per model and decoding (temperature, prior
     weight), through its saturations (``label*S`` rows), each point labelled with S and its share
-    of vivid wrong pixels; ``marks``
-    (label -> saturation) rings a shipped setting."""
+    of vivid wrong pixels; ``marks`` (label -> saturation) rings a shipped setting."""
     import matplotlib
 
     matplotlib.use("Agg")

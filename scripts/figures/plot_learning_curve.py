@@ -7,8 +7,8 @@ crops seen, on a log axis, one point per epoch (its validation), from ``bwcolor 
 A resumed run appends to the same log; each line's ``images`` counts the crops seen since the
 run began. ``--then`` adds a later stage (its own log, its crops counted after ``--then-offset``
 crops of the first) in its own colour: its validation may be measured otherwise (other crops),
-so its points are not joined to the first stage's. Also prints the gain per doubling of crops seen (CIEDE2000, a least-squares
-line through the points against log2 of the crops).
+so its points are not joined to the first stage's. Also prints the gain per doubling of crops
+seen (CIEDE2000, a least-squares line through the points against log2 of the crops).
 """
 
 from __future__ import annotations
