@@ -211,9 +211,14 @@ class ClassHead(nn.Module):
         p = torch.softmax(scores / self.temperature, dim=1)
         ab = torch.einsum("bqhw,qc->bchw", p, self.centres)
         if self.hue_boost:
-            mean_chroma = torch.einsum("bqhw,q->bhw", p, self.centres.norm(dim=1))[:, None]
-            agreement = ab.norm(dim=1, keepdim=True) / mean_chroma.clamp_min(1e-6)
-            ab = ab * (1 + self.hue_boost * agreement.clamp(0, 1) ** self.hue_power)
+            ab = ab * (1 + self.hue_boost * hue_agreement(p, ab, self.centres) ** self.hue_power)
         if self.chroma != 1.0:
             ab = ab * self.chroma
         return ab.to(logits.dtype)
+
+
+def hue_agreement(p: torch.Tensor, ab: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """|E[ab]| / E[|ab|] under the class distribution ``p`` (B, Q, h, w), whose mean colour is ``ab``
+    (B, 2, h, w): (B, 1, h, w), 1 where the likely colours share one hue, near 0 where they disagree."""
+    mean_chroma = torch.einsum("bqhw,q->bhw", p, centres.norm(dim=1))[:, None]
+    return (ab.norm(dim=1, keepdim=True) / mean_chroma.clamp_min(1e-6)).clamp(0, 1)

@@ -71,8 +71,8 @@ class PyramidEncoder(EfficientNetLite):
     stay ImageNet's), and checkpoints hold them.
     """
 
-    def __init__(self, tuned: int = 0, backbone: str = "efficientnet_lite0", weights: str | None = None):
-        super().__init__(weights, backbone)
+    def __init__(self, tuned: int = 0, backbone: str = "efficientnet_lite0"):
+        super().__init__(variant=backbone)
         self.skip_blocks = ENCODERS[backbone].skip_blocks
         blocks = len(self.net._blocks)
         if not 0 <= tuned <= blocks:

@@ -105,9 +105,7 @@ class TrainConfig:
     data: list[str]
     output: str
     model: str = DEFAULT_MODEL
-    backbone: str | None = (
-        None  # the model's ImageNet network (None: the model's own default, or --init-from's)
-    )
+    backbone: str | None = None  # the ImageNet network; None: the model's default, or --init-from's
     backbone_weights: str | None = None
     crop_size: int = 128
     render_size: int | None = None  # long side at inference; default 2 x crop_size

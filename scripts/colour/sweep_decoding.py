@@ -35,7 +35,7 @@ from bwcolor.files.inputs import expand_inputs
 from bwcolor.files.pixels import Picture
 from bwcolor.image.colorize import colorized_pixels, luminance, network_input, normalisation_of
 from bwcolor.models.checkpoint import load_model
-from bwcolor.models.colour_classes import class_prior
+from bwcolor.models.colour_classes import class_prior, hue_agreement
 from bwcolor.quality.evaluate import ground_truth
 from bwcolor.training import dataset
 
@@ -156,12 +156,10 @@ def vivid_risk(model, logits, guide, temperature: float) -> tuple[np.ndarray, np
 
 def hue_boost_scale(model, logits, temperature: float, k: float, power: float) -> np.ndarray:
     """The hue boost's chroma scale per pixel at the network's resolution (``ClassHead``)."""
-    head = model.head
-    p = torch.softmax(logits[0].float() / temperature, dim=0)
-    ab = torch.einsum("qhw,qc->chw", p, head.centres)
-    mean_chroma = torch.einsum("qhw,q->hw", p, head.centres.norm(dim=1))
-    agreement = (ab.norm(dim=0) / mean_chroma.clamp_min(1e-6)).clamp(0, 1)
-    return (1 + k * agreement**power).numpy()
+    centres = model.head.centres
+    p = torch.softmax(logits.float() / temperature, dim=1)
+    agreement = hue_agreement(p, torch.einsum("bqhw,qc->bchw", p, centres), centres)
+    return (1 + k * agreement**power)[0, 0].numpy()
 
 
 def decode_by_risk(model, ab0, risks, shape, tau: float, ceiling=None) -> np.ndarray:
