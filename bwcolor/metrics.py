@@ -158,16 +158,22 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     return np.sqrt((dLp / sl) ** 2 + (dCp / sc) ** 2 + (dHp / sh) ** 2 + rt * (dCp / sc) * (dHp / sh))
 
 
-def vivid_wrong(pred_lab: np.ndarray, true_lab: np.ndarray, delta_e: np.ndarray | None = None) -> float:
-    """The percentage of pixels whose colour is vivid and wrong (see :data:`VIVID_DELTA_E`);
-    ``delta_e``: their CIEDE2000, if already computed."""
+def vivid_wrong_mask(
+    pred_lab: np.ndarray, true_lab: np.ndarray, delta_e: np.ndarray | None = None
+) -> np.ndarray:
+    """Where the colour is vivid and wrong (see :data:`VIVID_DELTA_E`), per pixel; ``delta_e``:
+    their CIEDE2000, if already computed."""
     _check(pred_lab, true_lab)
     if delta_e is None:
         delta_e = ciede2000(pred_lab, true_lab)
     chroma = np.hypot(pred_lab[..., 1], pred_lab[..., 2])
     excess = chroma - np.hypot(true_lab[..., 1], true_lab[..., 2])
-    wrong = (delta_e > VIVID_DELTA_E) & (chroma > VIVID_CHROMA) & (excess > VIVID_EXCESS)
-    return float(100 * wrong.mean())
+    return (delta_e > VIVID_DELTA_E) & (chroma > VIVID_CHROMA) & (excess > VIVID_EXCESS)
+
+
+def vivid_wrong(pred_lab: np.ndarray, true_lab: np.ndarray, delta_e: np.ndarray | None = None) -> float:
+    """The percentage of pixels whose colour is vivid and wrong (:func:`vivid_wrong_mask`)."""
+    return float(100 * vivid_wrong_mask(pred_lab, true_lab, delta_e).mean())
 
 
 def colourfulness(rgb: np.ndarray) -> float:

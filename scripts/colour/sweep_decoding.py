@@ -124,7 +124,7 @@ RISK_SCALES = np.round(np.arange(0.5, 2.51, 0.1), 2)
 def vivid_risk(model, logits, guide, temperature: float) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel at the network's resolution: the annealed mean (Lab ab, (h, w, 2)) and, for each
     chroma scale in :data:`RISK_SCALES`, the probability under the network's own distribution
-    (temperature 1) that the scaled colour would be vivid and wrong (``metrics.vivid_wrong``'s
+    (temperature 1) that the scaled colour would be vivid and wrong (``metrics.vivid_wrong_mask``'s
     rule, the class centres standing for the true colour): (len(RISK_SCALES), h, w)."""
     head = model.head
     head.temperature, head.prior_weight, kept = temperature, 0.0, head.hue_boost
@@ -139,17 +139,10 @@ def vivid_risk(model, logits, guide, temperature: float) -> tuple[np.ndarray, np
     truth = np.stack(
         [L, np.broadcast_to(centres[:, :1], L.shape), np.broadcast_to(centres[:, 1:], L.shape)], -1
     )
-    truth_chroma = np.hypot(truth[..., 1], truth[..., 2])
     risks = []
     for s in RISK_SCALES:
         ab = (s * ab0).reshape(1, -1, 2).repeat(len(centres), 0)
-        pred = np.concatenate([L[..., None], ab], -1)
-        chroma = np.hypot(ab[..., 0], ab[..., 1])
-        wrong = (
-            (metrics.ciede2000(pred, truth) > metrics.VIVID_DELTA_E)
-            & (chroma > metrics.VIVID_CHROMA)
-            & (chroma - truth_chroma > metrics.VIVID_EXCESS)
-        )
+        wrong = metrics.vivid_wrong_mask(np.concatenate([L[..., None], ab], -1), truth)
         risks.append((p * wrong).sum(0).reshape(h, w))
     return ab0, np.stack(risks)
 
